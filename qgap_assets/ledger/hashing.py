@@ -7,7 +7,7 @@ for them), tuples as lists, numpy scalars as their Python value. Every hash is t
 sha256 of that text.
 
 Dataset hash: bars sorted by (symbol, timestamp), then the columns timestamp (int64 ns UTC),
-symbol (UTF-8), open/high/low/close/volume (float64, little-endian) fed to sha256 column by
+the sorted symbol table (UTF-8) and each row's index into it, open/high/low/close/volume (float64, little-endian) fed to sha256 column by
 column. It is independent of row order and of the file format the bars came from, and any
 change to one value (one cent on one price) changes it.
 """
@@ -70,12 +70,13 @@ def dataset_hash(bars: pd.DataFrame) -> str:
     frame = bars.loc[:, list(BAR_COLUMNS)]
     ts = pd.to_datetime(frame["timestamp"], utc=True).astype("datetime64[ns, UTC]")
     ts_ns = ts.astype("int64").to_numpy()
-    symbols = frame["symbol"].astype(str).to_numpy()
-    order = np.lexsort((ts_ns, symbols))
+    codes, uniques = pd.factorize(frame["symbol"].astype(str), sort=True)
+    order = np.lexsort((ts_ns, codes))
     h = hashlib.sha256()
     h.update(b"qgap-bars-v1")
     h.update(np.ascontiguousarray(ts_ns[order], dtype="<i8").tobytes())
-    h.update("\x1f".join(symbols[order].tolist()).encode("utf-8"))
+    h.update("\x1f".join(map(str, uniques)).encode("utf-8"))
+    h.update(np.ascontiguousarray(codes[order], dtype="<i8").tobytes())
     for col in ("open", "high", "low", "close", "volume"):
         values = frame[col].to_numpy(dtype="float64")[order]
         h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())

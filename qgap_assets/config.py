@@ -1,0 +1,135 @@
+"""Typed, versioned configuration of one autonomy cycle.
+
+The whole config is one pydantic model; its canonical JSON and hash are recorded with every run,
+so a ledger row says exactly which settings produced it. Unknown keys are errors (a typo must not
+silently fall back to a default). Files may be JSON or YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from qgap_assets.errors import ConfigError
+from qgap_assets.ledger.hashing import hash_obj
+
+CONFIG_VERSION = "1"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticMarket(_Strict):
+    """Seeded synthetic minute bars; ``edge`` plants intraday momentum (0 = random walk)."""
+
+    symbols: int = Field(20, ge=1, le=5000)
+    days: int = Field(60, ge=2, le=2000)
+    seed: int = 7
+    edge: float = Field(1.0, ge=0.0)
+    start: str = "2024-01-02"
+    calendar: str = "XNYS"
+
+
+class StrategyGrid(_Strict):
+    """The intraday TSMOM parameter grid searched on every train fold."""
+
+    strategy: str = "intraday-tsmom"
+    lookbacks: tuple[int, ...] = (15, 30, 60)
+    thresholds: tuple[float, ...] = (0.0005, 0.001, 0.002)
+    cost_bps: float = Field(1.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> StrategyGrid:
+        if not self.lookbacks or any(lb < 1 for lb in self.lookbacks):
+            raise ValueError("lookbacks must be a non-empty list of integers >= 1")
+        if not self.thresholds or any(t < 0 for t in self.thresholds):
+            raise ValueError("thresholds must be a non-empty list of numbers >= 0")
+        return self
+
+
+class WalkForward(_Strict):
+    folds: int = Field(5, ge=1, le=100)
+    scheme: Literal["expanding", "rolling"] = "expanding"
+    rolling_train_sessions: int = Field(20, ge=1)
+    purge_sessions: int = Field(0, ge=0)
+    embargo_sessions: int = Field(1, ge=0)
+
+
+class Sufficiency(_Strict):
+    """The data-sufficiency guard (roadmap Workstream B); counts are over all test folds."""
+
+    min_signals: int = Field(100, ge=0)
+    min_decisions: int = Field(50, ge=0)
+    min_trades: int = Field(50, ge=0)
+
+
+class GatePolicy(_Strict):
+    """Thresholds of the promotion gates. Versioned: change ``version`` when semantics change."""
+
+    version: str = "gates-v1"
+    min_oos_sharpe: float = 0.5
+    min_positive_fold_share: float = 0.6
+    max_drawdown_share: float = Field(0.05, gt=0)
+    min_cost_x2_pnl: float = 0.0
+    confidence_level: float = Field(0.95, gt=0.5, lt=1.0)
+    min_confidence_lower_bound: float = 0.0
+    min_psr: float = Field(0.95, ge=0, le=1)
+    min_dsr: float = Field(0.90, ge=0, le=1)
+    max_pbo: float = Field(0.5, ge=0, le=1)
+
+
+class CycleConfig(_Strict):
+    config_version: str = CONFIG_VERSION
+    synthetic: SyntheticMarket = SyntheticMarket()
+    grid: StrategyGrid = StrategyGrid()
+    walk_forward: WalkForward = WalkForward()
+    sufficiency: Sufficiency = Sufficiency()
+    gates: GatePolicy = GatePolicy()
+    calendar: str = "XNYS"
+
+    def canonical(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        return hash_obj(self.canonical())
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> CycleConfig:
+    try:
+        return CycleConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid {source}: {_describe(exc)}") from exc
+
+
+def load_config(path: str | Path | None) -> CycleConfig:
+    """Read a JSON or YAML config file; ``None`` gives the embedded default."""
+    if path is None:
+        return CycleConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is a config error
+        raise ConfigError(f"config file {p} is not valid {p.suffix.lstrip('.') or 'JSON'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping at the top level")
+    return config_from_dict(data, source=f"config file {p}")

@@ -1,0 +1,129 @@
+"""Exchange sessions and the flat session layout the simulator kernels run on.
+
+Sessions come from ``exchange-calendars`` (XNYS by default): holidays have no session, early-close
+days end early, DST is the calendar's business. A bar belongs to the session whose regular
+[open, close) window contains its start time; bars outside every regular session are dropped and
+counted (``outside_session``), never silently used.
+
+:class:`SessionLayout` is the kernels' view of a bars frame: rows sorted by (symbol, timestamp),
+one contiguous slice per (symbol, session) described by ``offsets``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+NEW_YORK = "America/New_York"
+
+
+@lru_cache(maxsize=8)
+def get_calendar(name: str = "XNYS") -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(name, start="2000-01-03", end="2030-12-31")
+
+
+def session_schedule(start: pd.Timestamp, end: pd.Timestamp, calendar: str = "XNYS") -> pd.DataFrame:
+    """Regular sessions (open/close UTC) whose date lies in [start, end]."""
+    cal = get_calendar(calendar)
+    sched = cal.schedule.loc[str(start.date()):str(end.date()), ["open", "close"]]
+    return sched
+
+
+@dataclass(frozen=True)
+class SessionFilterResult:
+    bars: pd.DataFrame
+    outside_session: int
+
+
+def filter_regular_sessions(bars: pd.DataFrame, calendar: str = "XNYS") -> SessionFilterResult:
+    """Keep bars whose start lies inside a regular session of ``calendar``; count the rest."""
+    if bars.empty:
+        return SessionFilterResult(bars, 0)
+    ts = bars["timestamp"]
+    local_date = ts.dt.tz_convert(NEW_YORK).dt.normalize().dt.tz_localize(None)
+    sched = session_schedule(local_date.min(), local_date.max(), calendar)
+    opens = pd.Series(sched["open"].to_numpy(), index=sched.index)
+    closes = pd.Series(sched["close"].to_numpy(), index=sched.index)
+    o = local_date.map(opens)
+    c = local_date.map(closes)
+    inside = o.notna().to_numpy() & (ts >= o).to_numpy() & (ts < c).to_numpy()
+    kept = bars.loc[inside].reset_index(drop=True)
+    return SessionFilterResult(kept, int((~inside).sum()))
+
+
+@dataclass(frozen=True)
+class SessionLayout:
+    """Flat arrays over bars sorted by (symbol, timestamp), sliced per (symbol, session).
+
+    ``offsets[k]:offsets[k+1]`` are the rows of session k; ``session_symbol[k]`` and
+    ``session_date[k]`` (New York calendar date, ``datetime64[D]``) name it.
+    """
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    timestamp_ns: np.ndarray
+    offsets: np.ndarray
+    session_symbol: np.ndarray
+    session_date: np.ndarray
+    symbols: tuple[str, ...]
+
+    @property
+    def n_bars(self) -> int:
+        return int(self.close.shape[0])
+
+    @property
+    def n_sessions(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    def dates(self) -> np.ndarray:
+        """Sorted unique session dates."""
+        return np.unique(self.session_date)
+
+
+def _is_sorted(codes: np.ndarray, ts_ns: np.ndarray) -> bool:
+    if codes.shape[0] < 2:
+        return True
+    dc = np.diff(codes)
+    return bool(np.all((dc > 0) | ((dc == 0) & (np.diff(ts_ns) > 0))))
+
+
+def build_layout(bars: pd.DataFrame) -> SessionLayout:
+    """Layout of a validated bars frame; sessions are (symbol, New York calendar date)."""
+    codes, uniques = pd.factorize(bars["symbol"], sort=True)
+    ts_ns = bars["timestamp"].astype("int64").to_numpy()
+    frame = bars
+    if not _is_sorted(codes, ts_ns):
+        order = np.lexsort((ts_ns, codes))
+        frame = bars.iloc[order]
+        codes, ts_ns = codes[order], ts_ns[order]
+    local_day = (frame["timestamp"].dt.tz_convert(NEW_YORK).dt.tz_localize(None)
+                 .to_numpy().astype("datetime64[D]"))
+    n = len(frame)
+    if n:
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        change[1:] = (codes[1:] != codes[:-1]) | (local_day[1:] != local_day[:-1])
+        starts = np.flatnonzero(change)
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    offsets = np.append(starts, n).astype(np.int64)
+    names = np.asarray(uniques, dtype=object).astype(str)
+    return SessionLayout(
+        open=frame["open"].to_numpy(dtype=np.float64),
+        high=frame["high"].to_numpy(dtype=np.float64),
+        low=frame["low"].to_numpy(dtype=np.float64),
+        close=frame["close"].to_numpy(dtype=np.float64),
+        volume=frame["volume"].to_numpy(dtype=np.float64),
+        timestamp_ns=ts_ns,
+        offsets=offsets,
+        session_symbol=names[codes[starts]],
+        session_date=local_day[starts],
+        symbols=tuple(names.tolist()),
+    )
