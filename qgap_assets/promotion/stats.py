@@ -149,16 +149,21 @@ def _moments(r: np.ndarray) -> tuple[float, float, float]:
     """(sr_hat with ddof=1, population skew γ3, population non-excess kurtosis γ4).
 
     γ3 and γ4 use biased (ddof=0) central moments, as in Bailey & López de Prado's estimator.
+
+    A constant series (e.g. a configuration that never traded) has no defined skew/kurtosis; it
+    gets ŜR = 0 (the :func:`sharpe_ratio` convention) with the normal reference γ3 = 0, γ4 = 3,
+    so PSR against 0 is exactly 0.5 ("no evidence either way") instead of an exception that would
+    abort a whole gate run for a strategy that merely did nothing. Fewer than 2 observations
+    still raise: there is no sample at all.
     """
+    if r.size < 2:
+        raise StatsInputError(f"returns: rule 'at least 2 observations' broken, got n={r.size}")
     mean = float(np.mean(r))
     centered = r - mean
     m2 = float(np.mean(centered**2))
     # ptp, not m2 == 0: the mean of equal floats can differ from them in the last bit.
-    if r.size < 2 or np.ptp(r) == 0.0 or m2 == 0.0:
-        raise StatsInputError(
-            f"returns: rule 'at least 2 observations with non-zero variance' broken "
-            f"(n={r.size}, variance={m2!r})"
-        )
+    if np.ptp(r) == 0.0 or m2 == 0.0:
+        return 0.0, 0.0, 3.0
     skew = float(np.mean(centered**3)) / m2**1.5
     kurt = float(np.mean(centered**4)) / m2**2
     sr = mean / float(np.std(r, ddof=1))

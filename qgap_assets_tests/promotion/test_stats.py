@@ -109,8 +109,13 @@ def test_psr_from_returns_uses_population_moments() -> None:
     # skew 0, kurtosis 1 -> var term 1 + (1-1)/4 sr^2 = 1
     expected = PHI(sr * math.sqrt(n - 1))
     assert psr_from_returns(r) == pytest.approx(expected, abs=1e-10)
-    with pytest.raises(StatsInputError, match="non-zero variance"):
-        psr_from_returns([0.01] * 10)
+    # Constant series (a config that never traded): SR 0 with normal moments -> PSR 0.5, and
+    # the deflated version is below 0.5 -- no exception that would abort a gate run.
+    assert psr_from_returns([0.01] * 10) == 0.5
+    flat = deflated_sharpe_ratio([0.0] * 10, 5, 0.01)
+    assert flat.sr_hat == 0.0 and flat.psr == 0.5 and flat.dsr < 0.5
+    with pytest.raises(StatsInputError, match="at least 2 observations"):
+        psr_from_returns([0.01])
 
 
 def test_psr_is_calibrated_under_the_null_monte_carlo() -> None:
