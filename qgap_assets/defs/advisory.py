@@ -10,8 +10,7 @@ Because the promotion assets are being built concurrently, the asset is made by 
 :class:`CandidateEvidence` (one, or a list of them).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads the asset's annotations at runtime.
 import os
 from collections.abc import Sequence
 from typing import Any

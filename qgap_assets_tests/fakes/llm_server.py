@@ -110,7 +110,8 @@ def running_llm_server() -> Iterator[FakeLLMServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, name="fake-llm", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              name="fake-llm", daemon=True)
     thread.start()
     try:
         yield fake
