@@ -22,7 +22,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 StrictFinite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 """A JSON number that is finite; strings such as ``"0.5"`` or ``"NaN"`` and booleans are refused."""
 
-Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")]
+Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9./\-]{0,15}$")]  # SPY, BRK.B, BTC/USD
 MAX_RATIONALE_CHARS = 2000
 MAX_ADJUSTMENTS = 16
 
@@ -221,9 +221,9 @@ class ClampedChange(BaseModel):
 class AppliedAdvice(BaseModel):
     """The result of :func:`apply_advice`: the intent after advice and an account of every item.
 
-    ``counterfactual_intent`` is what ``paper_bounded`` would have done with the same advice; it
-    is computed in record-only stages so control validation can run an advised paper arm
-    before any advice is allowed to act. It never feeds the lane.
+    ``counterfactual_intent`` is what bounded application (paper_bounded's rules) would have made
+    of the same advice; it is computed in record-only stages so that control validation can run
+    an advised paper arm before any advice is allowed to act. It never feeds the lane.
     """
 
     model_config = _FROZEN

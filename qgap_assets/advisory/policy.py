@@ -29,6 +29,8 @@ def _gate(stage: Stage, lane: Lane, controls: ControlState,
     """The reason nothing may be applied at all, or None when bounded application may proceed."""
     if stage in RECORD_ONLY_STAGES:
         return ReasonCode.STAGE_RECORD_ONLY
+    if controls.halted:
+        return ReasonCode.CONTROL_HALTED
     if stage is Stage.PAPER_BOUNDED and lane != "paper":
         return ReasonCode.LANE_NOT_PERMITTED
     if lane not in ("paper", "live"):
@@ -37,8 +39,6 @@ def _gate(stage: Stage, lane: Lane, controls: ControlState,
         return ReasonCode.CONTROL_VALIDATION_MISSING
     if lane == "live" and not prerequisites.challenge_review_recorded:
         return ReasonCode.CHALLENGE_REVIEW_MISSING
-    if controls.halted:
-        return ReasonCode.CONTROL_HALTED
     return None
 
 

@@ -27,8 +27,7 @@ from qgap_assets.advisory import store
 from qgap_assets.advisory.backends import (Advisor, AdvisorError, AdvisorErrorCode, build_prompt,
                                            parse_advice)
 from qgap_assets.advisory.models import (Advice, AdvisoryBounds, AppliedAdvice, CandidateEvidence,
-                                         ControlState, Lane, Stage, StagePrerequisites,
-                                         TradingIntent)
+                                         ControlState, Lane, Stage, TradingIntent)
 from qgap_assets.advisory.policy import apply_advice
 from qgap_assets.advisory.records import advisory_calls
 from qgap_assets.ledger.hashing import hash_obj, sha256_hex, utc_now_iso
@@ -110,8 +109,7 @@ class AdvisoryService:
             error = AdvisorError(AdvisorErrorCode.INTERNAL, f"advisor raised {type(exc).__name__}")
         latency_ms = (time.perf_counter() - started) * 1000.0
 
-        result = apply_advice(effective, intent, advice, self.bounds, lane, controls,
-                              prereqs if advice is not None else StagePrerequisites())
+        result = apply_advice(effective, intent, advice, self.bounds, lane, controls, prereqs)
         outcome = AdvisoryOutcome(call_id=store.new_id(), stage=effective, advice=advice,
                                   error_code=error.code.value if error else None,
                                   response_sha256=response_sha256, latency_ms=latency_ms,

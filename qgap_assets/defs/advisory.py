@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from qgap_assets.advisory import (Advisor, AdvisoryBounds, AdvisoryService, CandidateEvidence,
                                   OpenAICompatibleAdvisor, RuleBasedReviewer, Stage, TradingIntent)
@@ -77,6 +77,14 @@ def _as_evidence_list(value: Any) -> list[CandidateEvidence]:
             for v in items]
 
 
+def _neutral_intent(evidence: CandidateEvidence) -> TradingIntent:
+    """Scale 1, threshold multiplier 1 and the manifest's symbols (none if they do not parse)."""
+    try:
+        return TradingIntent(enabled_symbols=tuple((evidence.manifest or {}).get("symbols") or ()))
+    except (ValidationError, TypeError):
+        return TradingIntent()
+
+
 def build_advisory_asset(evidence_asset_key: dg.AssetKey,
                          key: dg.AssetKey = dg.AssetKey("advisory_review")) -> dg.AssetsDefinition:
     """The advice asset for the evidence produced by ``evidence_asset_key``.
@@ -95,9 +103,7 @@ def build_advisory_asset(evidence_asset_key: dg.AssetKey,
         service = advisor.service()
         outcomes = []
         for evidence in _as_evidence_list(candidate_evidence):
-            symbols = tuple((evidence.manifest or {}).get("symbols") or ())
-            outcome = service.advise(evidence, lane="paper",
-                                     intent=TradingIntent(enabled_symbols=symbols))
+            outcome = service.advise(evidence, lane="paper", intent=_neutral_intent(evidence))
             if outcome.error_code:
                 context.log.warning(f"advisory for {evidence.candidate_key}: "
                                     f"{outcome.error_code} (passed through)")
