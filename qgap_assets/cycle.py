@@ -53,6 +53,10 @@ class Prepared:
     features: FeatureSet
 
 
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
 def artifact_store(home: Path) -> ArtifactStore:
     return ArtifactStore(home / "artifacts")
 
@@ -240,7 +244,7 @@ def run_cycle(cfg: CycleConfig, bars_path: str | None, ledger: Ledger, home: Pat
         "dataset_hash": market.dataset_hash, "feature_contract_hash": contract.hash(),
         "result_hash": ev.result_hash, "code_hash": code_hash()})
     gates = evaluate_gates(ev, cfg, repro, ledger_context(ledger, cfg.grid.strategy, ev))
-    outcome = decide_and_record(ledger, run_id=uuid.uuid4().hex, dagster_run_id=dagster_run_id,
+    outcome = decide_and_record(ledger, run_id=new_run_id(), dagster_run_id=dagster_run_id,
                                 cfg=cfg, market=market, contract=contract, ev=ev, gates=gates)
     if outcome.decision == "promote":
         path = publish_manifest(ledger, store, outcome, cfg, market)

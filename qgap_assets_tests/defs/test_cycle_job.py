@@ -1,0 +1,114 @@
+"""The asset graph materialized in-process through Dagster, with its blocking checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from qgap_assets.defs.automation import daily_cycle_schedule, new_bars_sensor
+from qgap_assets.defs.resources import CycleSettings, LedgerResource
+from qgap_assets.ledger import db
+from qgap_assets.ledger.repository import Ledger
+from qgap_assets_tests.cycle_support import small_config
+
+
+def _run(tmp_path: Path, db_url: str, cfg_overrides: dict | None = None, edge: float = 1.0,
+         instance: dg.DagsterInstance | None = None) -> tuple[dg.ExecuteInProcessResult, Ledger]:
+    cfg = small_config(edge=edge)
+    data = cfg.canonical()
+    for section, values in (cfg_overrides or {}).items():
+        data[section].update(values)
+    cfg_path = tmp_path / "cycle.json"
+    cfg_path.write_text(json.dumps(data))
+    resources = {"settings": CycleSettings(config_file=str(cfg_path)),
+                 "ledger": LedgerResource(database_url=db_url, home=str(tmp_path / "home"))}
+    result = dg.materialize(_cycle_assets(), resources=resources, instance=instance,
+                            raise_on_error=False)
+    return result, Ledger(db.make_engine(db_url))
+
+
+def _cycle_assets() -> list:
+    from qgap_assets.defs.cycle import cycle_assets, integrity_checks
+
+    return [*cycle_assets, *integrity_checks]
+
+
+def test_promote_path_writes_ledger_and_manifest(tmp_path: Path, db_url: str) -> None:
+    result, ledger = _run(tmp_path, db_url)
+    assert result.success
+    outcome = result.output_for_node("promotion_decision")
+    assert outcome.decision == "promote" and outcome.reasons == ()
+    manifest = Path(result.output_for_node("paper_candidate_manifest"))
+    assert manifest.is_file()
+    assert json.loads(manifest.read_text())["ledger"]["run_id"] == outcome.run_id
+    assert ledger.verify().ok
+    assert ledger.attempts()[0]["decision"] == "promote"
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"data_sufficiency": True, "reproducibility": True}
+
+
+def test_blocking_check_denies_records_attempt_and_blocks_manifest(tmp_path: Path, db_url: str) -> None:
+    result, ledger = _run(tmp_path, db_url, {"sufficiency": {"min_trades": 10_000_000}})
+    outcome = result.output_for_node("promotion_decision")
+    assert outcome.decision == "deny"
+    assert outcome.reasons[0] == "insufficient_trades"
+    mats = {e.asset_key.path[-1] for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert "paper_candidate_manifest" not in mats
+    attempts = ledger.attempts(denied_only=True)
+    assert len(attempts) == 1 and "insufficient_trades" in attempts[0]["reasons"]
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["data_sufficiency"] is False
+
+
+def test_no_edge_market_is_denied_with_reasons(tmp_path: Path, db_url: str) -> None:
+    result, ledger = _run(tmp_path, db_url, edge=0.0)
+    outcome = result.output_for_node("promotion_decision")
+    assert outcome.decision == "deny" and "oos_sharpe_below_minimum" in outcome.reasons
+    assert ledger.manifests() == []
+
+
+def test_rematerializing_same_inputs_gives_same_hashes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    db.upgrade(url)
+    a, _ = _run(tmp_path, url)
+    b, ledger = _run(tmp_path, url)
+    oa, ob = a.output_for_node("promotion_decision"), b.output_for_node("promotion_decision")
+    assert oa.run_id != ob.run_id
+    assert oa.dataset_hash == ob.dataset_hash
+    runs = ledger.runs()
+    assert runs[0]["result_hash"] == runs[1]["result_hash"]
+
+
+def test_job_runs_on_postgres_backed_dagster_instance(tmp_path: Path, pg_databases) -> None:  # type: ignore[no-untyped-def]
+    storage_url = pg_databases.create().replace("postgresql+psycopg://", "postgresql+psycopg2://")
+    ledger_url = pg_databases.create()
+    db.upgrade(ledger_url)
+    overrides = {"storage": {"postgres": {"postgres_url": storage_url}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        result, _ = _run(tmp_path, ledger_url, instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id) is not None
+
+
+def test_schedule_and_sensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = dg.build_schedule_context()
+    req = daily_cycle_schedule.evaluate_tick(ctx)
+    assert req.run_requests and len(req.run_requests) == 1
+    assert daily_cycle_schedule.execution_timezone == "America/New_York"
+
+    drop = tmp_path / "drop"
+    monkeypatch.setenv("QGAP_DROP_DIR", str(drop))
+    assert new_bars_sensor(dg.build_sensor_context()).skip_reason is not None
+    drop.mkdir()
+    (drop / "bars-1.csv").write_text("timestamp,symbol,open,high,low,close,volume\n")
+    (drop / "notes.txt").write_text("ignored")
+    result = new_bars_sensor(dg.build_sensor_context())
+    assert len(result.run_requests) == 1
+    rr = result.run_requests[0]
+    assert rr.run_config["resources"]["settings"]["config"]["bars_file"].endswith("bars-1.csv")
