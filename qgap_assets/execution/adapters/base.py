@@ -155,15 +155,16 @@ class RetryPolicy:
     """Bounded retries for 429 only: the one answer that guarantees nothing was acted on.
 
     ``max_retries`` extra calls at most, each after the server's Retry-After capped at
-    ``max_wait_s`` (so a hostile or confused server cannot stall the cycle).
+    ``max_wait_s`` (so a hostile or confused server cannot stall the cycle). ``sleep`` is
+    injectable so tests can see the waits without spending them.
     """
 
     max_retries: int = 2
     default_wait_s: float = 0.5
     max_wait_s: float = 2.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
-    def run(self, call: Callable[[], AdapterResult],
-            sleep: Callable[[float], None] = time.sleep) -> AdapterResult:
+    def run(self, call: Callable[[], AdapterResult]) -> AdapterResult:
         """Call until it is not rate limited or the retries are spent; count every HTTP call.
 
         A rate-limited result carries the server's hint in ``details["retry_after_s"]``.
@@ -176,7 +177,7 @@ class RetryPolicy:
             if result.failure is not Failure.RATE_LIMITED or attempt >= self.max_retries:
                 return with_calls(result, calls)
             wait = result.details.get("retry_after_s")
-            sleep(min(self.max_wait_s, self.default_wait_s if wait is None else wait))
+            self.sleep(min(self.max_wait_s, self.default_wait_s if wait is None else wait))
             attempt += 1
 
 
