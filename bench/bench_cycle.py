@@ -1,0 +1,63 @@
+"""One full cycle on 100 symbols x 60 days: core called directly vs through the Dagster job.
+
+Prints the median wall time of each over N runs and the Dagster overhead ratio.
+Run: .venv/bin/python bench/bench_cycle.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--symbols", type=int, default=100)
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="qgap-bench-"))
+    os.environ["QGAP_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    (home / "dagster").mkdir()
+    cfg_path = home / "cfg.json"
+    cfg_path.write_text(json.dumps({"synthetic": {"symbols": args.symbols, "days": args.days}}))
+
+    import dagster as dg
+
+    from qgap_assets.config import load_config
+    from qgap_assets.cycle import run_cycle
+    from qgap_assets.definitions import defs
+    from qgap_assets.ledger import db
+    from qgap_assets.ledger.repository import Ledger
+
+    url = f"sqlite:///{home / 'ledger.db'}"
+    db.upgrade(url)
+    ledger = Ledger(db.make_engine(url))
+    cfg = load_config(cfg_path)
+    run_cycle(cfg, None, ledger, home)  # warm-up: numba compile, dataset artifact
+    direct, dagster = [], []
+    job = defs.resolve_job_def("autonomy_cycle")
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            run_cycle(cfg, None, ledger, home)
+            direct.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            res = job.execute_in_process(instance=instance, run_config={"resources": {
+                "settings": {"config": {"config_file": str(cfg_path)}},
+                "ledger": {"config": {"database_url": url, "home": str(home)}}}})
+            dagster.append(time.perf_counter() - t0)
+            assert res.success
+    d, g = statistics.median(direct), statistics.median(dagster)
+    print(f"bars={args.symbols * args.days * 390} runs={args.runs} direct_median_s={d:.2f} "
+          f"dagster_median_s={g:.2f} dagster_overhead={(g / d - 1) * 100:.0f}%")
+
+
+if __name__ == "__main__":
+    main()
