@@ -3,15 +3,17 @@
 Vocabulary as in NautilusTrader's trading states: ACTIVE trades normally, REDUCING lets only
 risk-reducing orders through, HALTED lets nothing through. Triggers (thresholds in
 :class:`BreakerConfig`): consecutive failures, fallback rate and reject rate over the last N
-orders, and a daily loss limit (strategies only, from ``execution_pnl_marks``). A breaker
-escalates as soon as a trigger says so; it steps down one level at a time, and only after
-``cooldown_s`` in its state with no trigger asking for at least that level. An operator can
-reset it to ACTIVE at any time. Every transition is an ``execution_breaker_events`` row.
+orders, and a daily loss limit (strategies only: the latest ``execution_pnl_marks`` row whose
+session date is the UTC date of ``now``). A breaker escalates as soon as a trigger says so; it
+steps down one level at a time, and only after ``cooldown_s`` in its state with no trigger
+asking for at least that level. An operator can reset it to ACTIVE at any time. Every transition is an ``execution_breaker_events`` row.
 
-Metrics count only what happened since the last de-escalation (cool-down step or manual
-reset): the failures that tripped a breaker must not trip it again the moment it re-opens. A
-daily loss is not an event count, so it keeps holding a strategy down until the day's P&L
-recovers or the limit changes.
+Escalation counts what happened since the last de-escalation (cool-down step or manual reset),
+so failures keep adding up through REDUCING into HALTED. A step down needs the cool-down to have
+passed and nothing since entering the current state asking for it again; the step itself then
+starts the counts afresh, so the failures that tripped a breaker cannot trip it again the
+moment it re-opens. A daily loss is not an event count: it holds a strategy down until the
+day's P&L recovers, the session date changes or the limit does.
 
 Time is passed in (``now``): cool-downs are computed from ledger timestamps, never slept.
 """
@@ -143,12 +145,14 @@ def _rate(flags: list[bool], config: BreakerConfig) -> float:
     return sum(flags) / len(flags) if len(flags) >= config.min_orders else 0.0
 
 
-def metrics(bind: Bind, scope: str, key: str, config: BreakerConfig, now: datetime
-            ) -> BreakerMetrics:
-    """What the triggers look at, counted since the breaker's last de-escalation."""
+def metrics(bind: Bind, scope: str, key: str, config: BreakerConfig, now: datetime,
+            since: str | None = None) -> BreakerMetrics:
+    """What the triggers look at, counted after ``since`` (default: the breaker's last
+    de-escalation)."""
     e = execution_order_events
     with transaction(bind) as conn:
-        since = _baseline(conn, scope, key)
+        if since is None:
+            since = _baseline(conn, scope, key)
         finals = select(e).where(and_(e.c.kind == FINAL, e.c.created_at > since,
                                       e.c.status != "refused"))
         if scope == ADAPTER:
@@ -236,12 +240,17 @@ def evaluate(bind: Bind, scope: str, key: str, config: BreakerConfig, now: datet
     detail = {"metrics": m.as_dict(), "config": config.__dict__}
     if target.severity > current.state.severity:
         return _transition(bind, scope, key, current.state, target, trigger, now, None, detail)
-    if target.severity < current.state.severity and current.since is not None:
-        since = datetime.fromisoformat(current.since)
-        if now - since >= timedelta(seconds=config.cooldown_s):
-            step_down = _BY_SEVERITY[current.state.severity - 1]
-            return _transition(bind, scope, key, current.state, step_down, Trigger.COOLDOWN, now,
-                               None, detail)
+    if current.state is TradingState.ACTIVE or current.since is None:
+        return current
+    if now - datetime.fromisoformat(current.since) < timedelta(seconds=config.cooldown_s):
+        return current
+    # Cool-down over: step down unless something since entering this state asks for it again.
+    recent = metrics(bind, scope, key, config, now, since=current.since)
+    recent_target, _ = target_state(recent, config)
+    if recent_target.severity < current.state.severity:
+        step_down = _BY_SEVERITY[current.state.severity - 1]
+        return _transition(bind, scope, key, current.state, step_down, Trigger.COOLDOWN, now,
+                           None, {"metrics": recent.as_dict(), "config": config.__dict__})
     return current
 
 
