@@ -131,7 +131,9 @@ cycle_assets = [market_bars, feature_contract, features, fold_metrics, stress_me
                 gate_results, promotion_decision, paper_candidate_manifest]
 
 autonomy_cycle_job = dg.define_asset_job(
-    "autonomy_cycle", selection=dg.AssetSelection.assets(*cycle_assets),
+    "autonomy_cycle",
+    selection=dg.AssetSelection.assets(*cycle_assets) | dg.AssetSelection.assets(
+        "candidate_evidence", "advisory_review"),
     executor_def=dg.in_process_executor,
     description="One full autonomy cycle: bars -> features -> walk-forward -> gates -> decision.")
 
