@@ -4,7 +4,7 @@
   step. Alpaca keys come from ``ALPACA_API_KEY`` / ``ALPACA_SECRET_KEY`` through ``dg.EnvVar``,
   so the values never appear in Dagster's config, UI or run storage.
 * ``execution_alert_sensor``: reads the execution ledger and, on ``k`` fallbacks or failures
-  within a window (or a breaker leaving ACTIVE), logs a warning, POSTs to
+  within a window (or a breaker escalating), logs a warning, POSTs to
   ``QGAP_ALERT_WEBHOOK_URL`` when set and requests an ``execution_alert_job`` run, which fails
   on purpose so the alert is a red run in the UI and reaches any run-failure notification.
 """
@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy import Engine, inspect
 
-from qgap_assets.execution.adapters.alpaca import AlpacaAdapter
+from qgap_assets.execution.adapters.alpaca import BASE_URL_ENV, AlpacaAdapter
 from qgap_assets.execution.adapters.base import RetryPolicy
 from qgap_assets.execution.adapters.lean import LEAN_URL_ENV, LeanAdapter
 from qgap_assets.execution.alerts import (WEBHOOK_ENV, AlertConfig, AlertCursor, post_webhook,
@@ -27,10 +28,14 @@ from qgap_assets.ledger import db
 
 
 class AlpacaResource(dg.ConfigurableResource):
-    """Alpaca trading (paper unless ``paper=False``); set the keys from ``dg.EnvVar``."""
+    """Alpaca trading (paper unless ``paper=False``); set the keys from ``dg.EnvVar``.
 
-    api_key: str
-    secret_key: str
+    Both keys are excluded from the resource's repr, so logging the resource cannot leak them
+    (the adapter's repr and ``describe()`` show a masked key id).
+    """
+
+    api_key: str = Field(repr=False)
+    secret_key: str = Field(repr=False)
     paper: bool = True
     url_override: str | None = None
     connect_timeout_s: float = 3.0
@@ -39,8 +44,11 @@ class AlpacaResource(dg.ConfigurableResource):
     max_retry_wait_s: float = 2.0
 
     def adapter(self) -> AlpacaAdapter:
+        """``url_override`` unset means ``ALPACA_BASE_URL``, unset too means Alpaca's own
+        (paper unless ``paper=False``) endpoint."""
         return AlpacaAdapter(self.api_key, self.secret_key, paper=self.paper,
-                             url_override=self.url_override,
+                             url_override=self.url_override or os.environ.get(BASE_URL_ENV)
+                             or None,
                              connect_timeout_s=self.connect_timeout_s,
                              read_timeout_s=self.read_timeout_s,
                              retry=RetryPolicy(max_retries=self.max_rate_limit_retries,

@@ -3,9 +3,9 @@
 Plain functions so the Dagster sensor stays thin and the logic is testable without Dagster:
 :func:`scan` looks at events after a cursor and raises an :class:`Alert` when at least ``k``
 fallbacks (or ``k`` failed/unknown orders) fall inside the trailing window, and one for every
-breaker that left ACTIVE. The cursor remembers the last event each alert covered, so a burst
-alerts once, not on every sensor tick. :func:`post_webhook` delivers an alert and never raises
-(an alerting path that can crash is worse than none).
+breaker escalation (towards REDUCING or HALTED). The cursor remembers the last event each alert
+covered, so a burst alerts once, not on every sensor tick. :func:`post_webhook` delivers an
+alert and never raises (an alerting path that can crash is worse than none).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ import requests
 from sqlalchemy import and_, select
 
 from qgap_assets.execution.audit import FALLBACK, FINAL, Bind, iso, transaction
+from qgap_assets.execution.reasons import Trigger
 from qgap_assets.execution.records import execution_breaker_events, execution_order_events
 from qgap_assets.ledger.hashing import sha256_hex
 
 WEBHOOK_ENV = "QGAP_ALERT_WEBHOOK_URL"
 KINDS = ("fallback", "failure", "breaker")
+DE_ESCALATIONS = (Trigger.COOLDOWN.value, Trigger.MANUAL_RESET.value)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def scan(bind: Bind, cursor: AlertCursor, config: AlertConfig, now: datetime
                 new.last_ids[kind] = alert.last_event_id
         trips = conn.execute(select(b).where(and_(b.c.id > cursor.last_ids["breaker"],
                                                   b.c.created_at >= since,
-                                                  b.c.to_state != "ACTIVE"))
+                                                  b.c.trigger.notin_(DE_ESCALATIONS)))
                              .order_by(b.c.id)).all()
     for row in trips:
         alerts.append(Alert(

@@ -48,6 +48,13 @@ FAILURE_MEANINGS: dict[Failure, str] = {
 
 ADAPTER_NAMES = ("lean", "alpaca", "simulated")
 
+# What each adapter can actually report (the simulator has no network to fail).
+ADAPTER_FAILURES: dict[str, tuple[Failure, ...]] = {
+    "lean": tuple(f for f in Failure if f is not Failure.NOT_FOUND),
+    "alpaca": tuple(f for f in Failure if f is not Failure.NOT_FOUND),
+    "simulated": (Failure.REJECTED, Failure.UNCONFIGURED),
+}
+
 
 def adapter_reason(adapter: str, failure: Failure | str) -> str:
     """The ledgered reason code for an adapter failure, e.g. ``lean_http_5xx``."""
@@ -94,15 +101,15 @@ def all_reason_codes() -> dict[str, str]:
     """Every reason code with its meaning (the table in docs/execution.md)."""
     codes = dict(ROUTER_MEANINGS)
     for adapter in ADAPTER_NAMES:
-        for failure, meaning in FAILURE_MEANINGS.items():
-            if failure is not Failure.NOT_FOUND:
-                codes[adapter_reason(adapter, failure)] = f"{adapter}: {meaning}"
+        for failure in ADAPTER_FAILURES[adapter]:
+            codes[adapter_reason(adapter, failure)] = f"{adapter}: {FAILURE_MEANINGS[failure]}"
         codes[halted_reason(adapter)] = f"{adapter}: its circuit breaker is HALTED"
         codes[reducing_reason(adapter)] = (f"{adapter}: its breaker is REDUCING and the order "
                                            "would add risk")
-        codes[status_unknown_reason(adapter)] = (
-            f"{adapter}: failed ambiguously and could not confirm whether it holds the order; "
-            "no fallback (it could double the order)")
+        if Failure.TIMEOUT in ADAPTER_FAILURES[adapter]:
+            codes[status_unknown_reason(adapter)] = (
+                f"{adapter}: failed ambiguously and could not confirm whether it holds the "
+                "order; no fallback (it could double the order)")
     return codes
 
 

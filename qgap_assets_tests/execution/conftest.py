@@ -1,20 +1,24 @@
 """Fixtures of the execution tests: fake venues on 127.0.0.1, adapters pointed at them, a
 stepping clock and a router on a ledger database (SQLite and PostgreSQL).
 
-Routing tests share one migrated database per module and backend (``shared_engine``) and keep
-apart by giving every test its own run id (``make_intent``): a fresh schema per test would cost
-more than the tests. Tests about global state (kill switches, breakers, alerts, migrations) use
-the root ``engine`` fixture, a fresh database per test.
+Databases: ``db_url`` (and so ``engine``) is overridden here with the same contract - a fresh
+database at head per test, on SQLite and PostgreSQL - but copied from a template migrated once
+per session (a file copy; ``CREATE DATABASE ... TEMPLATE``) instead of running every migration
+for every test. Routing tests go further and share one database per module and backend
+(``shared_engine``), kept apart by a run id per test (``make_intent``). Tests about global state
+(kill switches, breakers, alerts) use a fresh ``engine``; migration tests use ``empty_db_url``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from qgap_assets.ledger import db
@@ -25,6 +29,7 @@ from qgap_assets.execution.breakers import BreakerConfig
 from qgap_assets.execution.orders import OrderIntent
 from qgap_assets.execution.policy import RoutingPolicy, parse_policy
 from qgap_assets.execution.router import Router
+from qgap_assets_tests.conftest import PG_SERVER, PgDatabases
 from qgap_assets_tests.fakes.alpaca_server import FakeAlpaca
 from qgap_assets_tests.fakes.lean_server import FakeLean
 
@@ -113,15 +118,47 @@ QUIET_BREAKERS = BreakerConfig(consecutive_failures_reducing=None, consecutive_f
                                reject_rate_reducing=None, reject_rate_halted=None)
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory,
+                       pg_databases: PgDatabases) -> dict[str, str]:
+    """A SQLite file and a PostgreSQL database migrated to head once, to copy from."""
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    db.upgrade(f"sqlite:///{path}")
+    name = f"{pg_databases.prefix}_exec_template"
+    with pg_databases.admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    pg_databases.created.append(name)
+    db.upgrade(f"{PG_SERVER}/{name}")  # alembic uses NullPool: no connection is left open
+    return {"sqlite": str(path), "postgresql": name}
+
+
+def _fresh_copy(kind: str, directory: Any, templates: dict[str, str],
+                pg_databases: PgDatabases) -> str:
+    if kind == "sqlite":
+        target = directory / "ledger.db"
+        shutil.copyfile(templates["sqlite"], target)
+        return f"sqlite:///{target}"
+    name = f"{pg_databases.prefix}_exec_{len(pg_databases.created)}"
+    with pg_databases.admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"'))
+    pg_databases.created.append(name)
+    return f"{PG_SERVER}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any, pg_databases: PgDatabases,
+           migrated_templates: dict[str, str]) -> str:
+    """A fresh ledger database at head (a copy of the migrated template)."""
+    return _fresh_copy(request.param, tmp_path, migrated_templates, pg_databases)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def shared_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  pg_databases: Any) -> Iterator[Engine]:
-    """One migrated ledger per test module and backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}"
-    else:
-        url = pg_databases.create()
-    db.upgrade(url)
+                  pg_databases: PgDatabases,
+                  migrated_templates: dict[str, str]) -> Iterator[Engine]:
+    """One ledger per test module and backend."""
+    url = _fresh_copy(request.param, tmp_path_factory.mktemp("shared"), migrated_templates,
+                      pg_databases)
     engine = db.make_engine(url)
     yield engine
     engine.dispose()
