@@ -94,7 +94,6 @@ class _Context:
     """Per-call values every event of this routing call carries."""
 
     ref: OrderRef
-    intent: OrderIntent
     route_requested: str | None
     policy_version: str | None
     policy_hash: str | None
@@ -158,7 +157,7 @@ class Router:
             raise ConfigError("router: no routing policy loaded; this router can only cancel")
         account = intent.account or self.account
         ref = OrderRef(intent.client_order_id, intent.strategy, account, intent.symbol)
-        ctx = _Context(ref, intent, None, self.policy.version, self.policy.policy_hash,
+        ctx = _Context(ref, None, self.policy.version, self.policy.policy_hash,
                        intent.risk_reducing)
         if register_order(self.engine, intent, account, self._now()) == "conflict":
             return self._final(ctx, "refused", reason_code=CLIENT_ORDER_ID_CONFLICT,
@@ -171,6 +170,7 @@ class Router:
         if prior is not None and prior.status == "unknown":
             resolved = self._resolve_unknown(ctx, prior)
             if resolved is not None:
+                self._evaluate_breakers(ctx)
                 return resolved
 
         route = self.policy.route_for(intent.symbol)
@@ -190,12 +190,11 @@ class Router:
             code = (STRATEGY_HALTED if strategy_state.state is TradingState.HALTED
                     else STRATEGY_REDUCING)
             return self._final(ctx, "refused", reason_code=code)
-        result = self._dispatch(ctx, route)
+        result = self._dispatch(ctx, route, intent.request())
         self._evaluate_breakers(ctx)
         return result
 
-    def _dispatch(self, ctx: _Context, route: SymbolRoute) -> RouteResult:
-        request = ctx.intent.request()
+    def _dispatch(self, ctx: _Context, route: SymbolRoute, request: OrderRequest) -> RouteResult:
         fallback_reason = None
         adapter, route_used = route.adapter, route.adapter
         if route.adapter == PRIMARY:
@@ -258,7 +257,8 @@ class Router:
             if looked.order is not None:
                 outcome = _Outcome(order=looked.order, sent=True, reason_code=(
                     adapter_reason(name, Failure.REJECTED) if looked.failure else None))
-                route_used = prior.route_used or name
+                route_used = (ROUTE_FALLBACK if name == FALLBACK_ADAPTER
+                              and prior.route_requested == PRIMARY else name)
                 return self._final_from(ctx, outcome, route_used, prior.fallback_reason,
                                         detail={"resolved_unknown": True})
             if looked.failure is not Failure.NOT_FOUND:
@@ -278,8 +278,8 @@ class Router:
         if order is None or prior is None:
             raise ConfigError(f"cancel: no routed order with client_order_id {client_order_id!r}")
         ref = OrderRef(client_order_id, order.strategy, order.account, order.symbol)
-        ctx = _Context(ref, None, prior.route_requested, prior.policy_version,  # type: ignore[arg-type]
-                       prior.policy_hash, bool(prior.risk_reducing))
+        ctx = _Context(ref, prior.route_requested, prior.policy_version, prior.policy_hash,
+                       bool(prior.risk_reducing))
         if prior.status not in OPEN_STATUSES or prior.route_used is None:
             return _result_from_row(prior)
         name = adapter_for_route(prior.route_used)

@@ -252,3 +252,22 @@ def test_malformed_intent_is_a_caller_error(make_intent: MakeIntent, router: Rou
         router.route(make_intent(qty=0))
     with pytest.raises(InputValidationError, match="'limit_price'"):
         router.route(make_intent(order_type="limit"))
+
+
+def test_unknown_after_fallback_is_resolved_at_alpaca_without_resubmitting(
+        make_intent: MakeIntent, router: Router, fake_lean: FakeLean,
+        fake_alpaca: FakeAlpaca) -> None:
+    order = make_intent()
+    fake_lean.script("POST", "/v1/orders", Reply(503, json={"error": "down"}))
+    fake_alpaca.script("POST", "/v2/orders", Reply(200, delay_s=SLOW_S, apply=True))
+    fake_alpaca.script("GET", "/v2/orders:by_client_order_id",
+                       Reply(503, json={"code": 50300000, "message": "unavailable"}))
+    first = router.route(order)
+    assert (first.status, first.route_used, first.fallback_reason, first.reason_code) == (
+        "unknown", "alpaca_fallback", "lean_http_5xx", "alpaca_status_unknown")
+
+    second = router.route(order)
+    assert (second.status, second.route_used, second.fallback_reason) == (
+        "filled", "alpaca_fallback", "lean_http_5xx")
+    assert len(fake_alpaca.calls("POST", "/v2/orders")) == 1 and len(fake_alpaca.orders) == 1
+    assert len(fake_lean.calls("POST", "/v1/orders")) == 1 and fake_lean.orders == {}
