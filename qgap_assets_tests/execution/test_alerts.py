@@ -103,3 +103,14 @@ def test_missing_embedded_ledger_is_skipped_not_created(tmp_path) -> None:  # ty
     url = f"sqlite:///{tmp_path / 'absent.db'}"
     result, _ = _evaluate(url, None)
     assert isinstance(result, dg.SkipReason) and not (tmp_path / "absent.db").exists()
+
+
+def test_definitions_load_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code location must load on a machine without Alpaca keys (they resolve at run time)."""
+    from qgap_assets.defs.execution import defs
+
+    for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "QGAP_LEAN_RUNNER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    dg.Definitions.validate_loadable(defs)
+    sensor = defs.resolve_sensor_def("execution_alert_sensor")
+    assert sensor.job_name == "execution_alert_job"

@@ -69,3 +69,13 @@ def test_every_reason_code_is_documented() -> None:
     assert missing == set()
     assert {t.value for t in Trigger} <= documented
     assert set(FALLBACK_REASONS) <= documented
+
+
+def test_the_documented_policy_example_is_valid() -> None:
+    import yaml
+
+    block = DOC.split("### Routing policy", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    policy = parse_policy(yaml.safe_load(block), "docs/execution.md")
+    assert policy.route_for("SYN000").adapter == "simulated"  # type: ignore[union-attr]
+    assert policy.fallback_on == {"lean_timeout", "lean_http_5xx", "lean_unavailable",
+                                  "lean_unconfigured"}
