@@ -113,14 +113,20 @@ def attempted_adapters(conn: Connection, client_order_id: str) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def orders_with_state(conn: Connection) -> list[tuple[Any, Any]]:
-    """(order row, latest outcome event) for every order that has an outcome."""
+def open_orders(conn: Connection, open_statuses: frozenset[str]) -> list[tuple[Any, Any]]:
+    """(order row, latest outcome event) for every order whose current state is open.
+
+    Only orders that were ever open are examined, not the whole history.
+    """
     e, o = execution_order_events, execution_orders
-    latest: dict[str, Any] = {}
-    for row in conn.execute(select(e).where(e.c.kind.in_(OUTCOME_KINDS)).order_by(e.c.id)):
-        latest[row.client_order_id] = row
-    if not latest:
-        return []
-    orders = {row.client_order_id: row for row in conn.execute(
-        select(o).where(o.c.client_order_id.in_(list(latest))))}
-    return [(orders[coid], event) for coid, event in latest.items()]
+    candidates = conn.execute(
+        select(e.c.client_order_id).where(and_(e.c.kind.in_(OUTCOME_KINDS),
+                                               e.c.status.in_(sorted(open_statuses))))
+        .distinct()).scalars().all()
+    result = []
+    for coid in sorted(candidates):
+        latest = latest_outcome(conn, coid)
+        if latest is not None and latest.status in open_statuses:
+            order = conn.execute(select(o).where(o.c.client_order_id == coid)).one()
+            result.append((order, latest))
+    return result

@@ -153,25 +153,32 @@ def metrics(bind: Bind, scope: str, key: str, config: BreakerConfig, now: dateti
     with transaction(bind) as conn:
         if since is None:
             since = _baseline(conn, scope, key)
+        # Only the most recent rows matter (the window, or a failure streak that already
+        # reached the highest threshold), so the queries stay bounded as the ledger grows.
+        depth = max(config.window_orders, config.consecutive_failures_reducing or 0,
+                    config.consecutive_failures_halted or 0)
+
+        def latest(query: Any) -> list[Any]:
+            return list(reversed(conn.execute(query.order_by(e.c.id.desc()).limit(depth)).all()))
+
         finals = select(e).where(and_(e.c.kind == FINAL, e.c.created_at > since,
                                       e.c.status != "refused"))
         if scope == ADAPTER:
             failure_codes = {adapter_reason(key, f) for f in BREAKER_FAILURES}
-            attempts = conn.execute(
-                select(e.c.reason_code).where(and_(
+            attempts = [row.reason_code for row in latest(
+                select(e.c.id, e.c.reason_code).where(and_(
                     e.c.kind == "attempt", e.c.operation == "submit", e.c.adapter == key,
-                    e.c.created_at > since)).order_by(e.c.id)).scalars().all()
+                    e.c.created_at > since)))]
             failures = [code in failure_codes for code in attempts]
             window = attempts[-config.window_orders:]
             rejects = [code == adapter_reason(key, "rejected") for code in window]
-            routed = conn.execute(finals.where(e.c.route_requested == key)
-                                  .order_by(e.c.id)).all()[-config.window_orders:]
+            routed = latest(finals.where(e.c.route_requested == key))[-config.window_orders:]
             breaker_caused = {halted_reason(key), reducing_reason(key)}
             fallbacks = [r.fallback_reason is not None and r.fallback_reason not in breaker_caused
                          for r in routed]
             return BreakerMetrics(_trailing(failures), len(window), _rate(fallbacks, config),
                                   _rate(rejects, config), 0.0)
-        rows = conn.execute(finals.where(e.c.strategy == key).order_by(e.c.id)).all()
+        rows = latest(finals.where(e.c.strategy == key))
         window_rows = rows[-config.window_orders:]
         breaker_caused = {halted_reason(a) for a in ADAPTER_NAMES} | {
             reducing_reason(a) for a in ADAPTER_NAMES}

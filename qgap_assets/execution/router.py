@@ -40,7 +40,7 @@ from qgap_assets.execution.adapters.lean import LeanAdapter
 from qgap_assets.execution.adapters.simulated import FillModel, SimulatedAdapter
 from qgap_assets.execution.audit import (ATTEMPT, CANCEL, FALLBACK, FINAL, REPLAY, Clock, OrderRef,
                                          append_event, attempted_adapters, iso, latest_outcome,
-                                         orders_with_state, register_order, utc_now)
+                                         open_orders, register_order, utc_now)
 from qgap_assets.execution.breakers import ADAPTER, STRATEGY, BreakerConfig, TradingState
 from qgap_assets.execution.killswitch import blocking_kill, kill_status
 from qgap_assets.execution.orders import OrderIntent
@@ -303,11 +303,9 @@ class Router:
         if not kill_status(self.engine):
             return []
         with self.engine.connect() as conn:
-            pairs = orders_with_state(conn)
+            pairs = open_orders(conn, OPEN_STATUSES)
         results = []
-        for order, latest in pairs:
-            if latest.status not in OPEN_STATUSES:
-                continue
+        for order, _latest in pairs:
             kill = blocking_kill(self.engine, account=order.account, strategy=order.strategy,
                                  symbol=order.symbol)
             if kill is not None:
