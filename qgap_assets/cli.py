@@ -209,6 +209,25 @@ def cmd_ledger_attempts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_replay(args: argparse.Namespace) -> int:
+    from qgap_assets.ledger.db import qgap_home
+    from qgap_assets.replay import replay_run
+
+    result = replay_run(_ledger(), qgap_home(), args.run_id)
+    out = {"run_id": args.run_id, "reproduced": result.passed, "mismatched": list(result.mismatches),
+           "expected": result.expected, "observed": result.observed}
+    if args.json:
+        _emit_json(out)
+    elif result.passed:
+        print(f"run {args.run_id} reproduced: every recorded hash matches")
+    else:
+        print(f"run {args.run_id} NOT reproduced: {', '.join(result.mismatches)} differ", file=sys.stderr)
+        for key in result.mismatches:
+            print(f"  {key}: recorded {result.expected[key]}, now {result.observed.get(key)}",
+                  file=sys.stderr)
+    return 0 if result.passed else 1
+
+
 # -- db --------------------------------------------------------------------------------------
 def cmd_db(args: argparse.Namespace) -> int:
     from qgap_assets.ledger import db
@@ -291,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--denied", action="store_true")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_ledger_attempts)
+
+    q = lsub.add_parser("replay", help="re-run a recorded run from the ledger and its artifacts")
+    q.add_argument("run_id")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_ledger_replay)
 
     p = sub.add_parser("db", help="ledger schema migrations (Alembic)")
     dsub = p.add_subparsers(dest="db_command", required=True)

@@ -14,7 +14,9 @@ Within that same serialised transaction a granted promotion is downgraded to a d
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -90,6 +92,20 @@ def _children(conn: Connection, run_id: str) -> dict[str, list[dict[str, Any]]]:
     raw = {name: [dict(r._mapping) for r in conn.execute(
         select(table).where(table.c.run_id == run_id))] for name, table in tables.items()}
     return canonical_children(raw)
+
+
+FAULT_ENV = "QGAP_FAULT_PAUSE_IN_APPEND"
+
+
+def _fault_point() -> None:
+    """Fault injection for crash tests: with ``QGAP_FAULT_PAUSE_IN_APPEND=<marker path>`` the
+    writer announces (by creating the marker) that it is inside an uncommitted ledger transaction
+    with rows written, then sleeps, so a test can kill the process or the database right there.
+    Unset (always, outside tests) it costs one environment lookup."""
+    marker = os.environ.get(FAULT_ENV)
+    if marker and not Path(marker).exists():
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(float(os.environ.get("QGAP_FAULT_PAUSE_SECONDS", "30")))
 
 
 def _record_hash(run_row: dict[str, Any], children: dict[str, list[dict[str, Any]]]) -> str:
@@ -170,6 +186,7 @@ class Ledger:
                             (research_trials, children["trials"])):
             if rows:
                 conn.execute(insert(table), rows)
+                _fault_point()
         conn.execute(insert(research_promotion_attempts), children["attempts"])
         return AppendResult(run["run_id"], seq, run["record_hash"], children["attempts"][0])
 
