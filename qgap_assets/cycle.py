@@ -32,8 +32,15 @@ from qgap_assets.research.backtest import contract_for_grid
 from qgap_assets.research.evaluation import Evaluation, evaluate
 from qgap_assets.research.features import FeatureContract, FeatureSet, compute_features
 
-EXECUTION_MODEL = {"version": "frictionless-v1", "fill": "next_open", "flatten": "last_close",
-                   "costs": "cost_bps on notional"}
+# The default configuration's execution model (canonical dict). A run records ITS configured
+# model via :func:`execution_model_record`; this constant is the default's, for readers that
+# have no config at hand.
+EXECUTION_MODEL = CycleConfig().execution_model().canonical()
+
+
+def execution_model_record(cfg: CycleConfig) -> dict[str, Any]:
+    """The configured execution model's canonical dict (version + every assumption)."""
+    return cfg.execution_model().canonical()
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def load_market(cfg: CycleConfig, bars_path: str | None, store: ArtifactStore) -
 
 
 def feature_contract(cfg: CycleConfig) -> FeatureContract:
-    return contract_for_grid(cfg.grid.lookbacks)
+    return contract_for_grid(cfg.grid.lookbacks, cfg.grid.feature_lag)
 
 
 def prepare(session_bars: pd.DataFrame, contract: FeatureContract) -> Prepared:
@@ -148,8 +155,8 @@ def build_record(*, run_id: str, dagster_run_id: str | None, cfg: CycleConfig, m
         "dataset_ref": market.dataset_ref, "code_hash": code_hash(),
         "params_json": canonical_json(params), "params_hash": hash_obj(params),
         "config_json": canonical_json(cfg.canonical()), "config_hash": cfg.hash(),
-        "execution_model_version": EXECUTION_MODEL["version"],
-        "execution_model_hash": hash_obj(EXECUTION_MODEL),
+        "execution_model_version": cfg.execution_model().version,
+        "execution_model_hash": cfg.execution_model().hash(),
         "gate_policy_version": cfg.gates.version, "gate_policy_hash": hash_obj(cfg.gates.model_dump()),
         "environment_json": canonical_json(environment()), "dagster_run_id": dagster_run_id,
         "result_hash": ev.result_hash, "funnel_json": canonical_json(ev.funnel),
