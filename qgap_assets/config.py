@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from qgap_assets.errors import ConfigError
 from qgap_assets.ledger.hashing import hash_obj
+from qgap_assets.research.execution_model import ExecutionModel
+from qgap_assets.promotion.policy import GatePolicy  # noqa: F401 - owned by promotion
 
 CONFIG_VERSION = "1"
 
@@ -41,6 +43,7 @@ class StrategyGrid(_Strict):
     lookbacks: tuple[int, ...] = (15, 30, 60)
     thresholds: tuple[float, ...] = (0.0005, 0.001, 0.002)
     cost_bps: float = Field(1.0, ge=0.0)
+    feature_lag: int = Field(0, ge=0)  # bars between a feature's data and the decision (late TA)
 
     @model_validator(mode="after")
     def _check(self) -> StrategyGrid:
@@ -67,21 +70,6 @@ class Sufficiency(_Strict):
     min_trades: int = Field(50, ge=0)
 
 
-class GatePolicy(_Strict):
-    """Thresholds of the promotion gates. Versioned: change ``version`` when semantics change."""
-
-    version: str = "gates-v1"
-    min_oos_sharpe: float = 0.5
-    min_positive_fold_share: float = 0.6
-    max_drawdown_share: float = Field(0.05, gt=0)
-    min_cost_x2_pnl: float = 0.0
-    confidence_level: float = Field(0.95, gt=0.5, lt=1.0)
-    min_confidence_lower_bound: float = 0.0
-    min_psr: float = Field(0.95, ge=0, le=1)
-    min_dsr: float = Field(0.90, ge=0, le=1)
-    max_pbo: float = Field(0.5, ge=0, le=1)
-
-
 class CycleConfig(_Strict):
     config_version: str = CONFIG_VERSION
     synthetic: SyntheticMarket = SyntheticMarket()
@@ -90,6 +78,11 @@ class CycleConfig(_Strict):
     sufficiency: Sufficiency = Sufficiency()
     gates: GatePolicy = GatePolicy()
     calendar: str = "XNYS"
+    execution: ExecutionModel = ExecutionModel()
+
+    def execution_model(self) -> ExecutionModel:
+        """The execution model with its fee defaulted to ``grid.cost_bps`` (what is recorded)."""
+        return self.execution.resolved(self.grid.cost_bps)
 
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

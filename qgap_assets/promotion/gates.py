@@ -17,6 +17,7 @@ import numpy as np
 from qgap_assets.config import CycleConfig
 from qgap_assets.promotion import stats
 from qgap_assets.research.evaluation import Evaluation
+from qgap_assets.promotion.policy import GatePolicy
 from qgap_assets.research.metrics import max_drawdown, sharpe_annualised
 
 
@@ -47,21 +48,67 @@ class ReproducibilityResult:
 
 @dataclass(frozen=True)
 class LedgerContext:
-    """What the ledger knows that the gates need: the trial registry."""
+    """What the ledger knows that the gates need.
+
+    * the trial registry (``n_trials``, ``trial_sharpes``) for the deflated Sharpe ratio;
+    * the publication window: how many consecutive earlier cycles of this strategy and contract
+      held passing evidence for the same candidate (``window_prior_cycles``) and the last
+      out-of-sample session of the first of them (``window_first_session``). Filled in by
+      :func:`qgap_assets.promotion.window.with_publication_window`; the defaults mean "no
+      earlier evidence", which the default policy (1 cycle, 0 sessions) accepts.
+    """
 
     n_trials: int
     trial_sharpes: tuple[float, ...]
+    window_prior_cycles: int = 0
+    window_first_session: str | None = None
+    calendar: str = "XNYS"
 
 
-GATE_ORDER = ("data_sufficiency", "reproducibility", "oos_sharpe", "fold_stability",
-              "max_drawdown", "cost_robustness", "confidence_envelope",
-              "probabilistic_sharpe", "deflated_sharpe", "backtest_overfitting")
+GATE_ORDER = ("data_sufficiency", "reproducibility", "oos_sharpe", "fold_stability", "risk",
+              "cost_robustness", "confidence_envelope", "deflated_sharpe",
+              "backtest_overfitting", "publication_window")
 REQUIRED = frozenset(GATE_ORDER)
 INTEGRITY_GATES = ("data_sufficiency", "reproducibility")
+# Gates a promotion can never do without, whatever a policy's ``required`` set says.
+MANDATORY = frozenset({"data_sufficiency", "reproducibility", "fold_stability", "risk"})
+PUBLICATION_WINDOW_OPEN = "publication_window_open"
 
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One sub-check of a multi-check gate: ``value`` must be >= (``at_least``) or <= the
+    ``threshold``; ``reason_code`` names the failure."""
+
+    name: str
+    value: float
+    threshold: float
+    at_least: bool
+    reason_code: str
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.threshold if self.at_least else self.value <= self.threshold
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "value": _finite(self.value), "threshold": self.threshold,
+                "passed": self.passed, "reason_code": None if self.passed else self.reason_code}
+
+
+def _multi(name: str, checks: list[Check], details: dict[str, Any]) -> GateResult:
+    """A gate made of sub-checks: passes when all pass; value/threshold/reason are those of the
+    first failing check (else the first check), and ``details.reason_codes`` lists every failing
+    check's code so the decision can name them all."""
+    failed = [c for c in checks if not c.passed]
+    shown = failed[0] if failed else checks[0]
+    return GateResult(name, not failed, _finite(shown.value), shown.threshold,
+                      shown.reason_code if failed else None,
+                      {**details, "checks": [c.as_dict() for c in checks],
+                       "reason_codes": [c.reason_code for c in failed]})
 
 
 def data_sufficiency(ev: Evaluation, cfg: CycleConfig) -> GateResult:
@@ -84,8 +131,114 @@ def reproducibility(repro: ReproducibilityResult) -> GateResult:
                        "observed": repro.observed})
 
 
+def fold_stability(ev: Evaluation, pol: GatePolicy) -> GateResult:
+    """Share of positive test folds, worst-fold Sharpe and dispersion (std) of fold Sharpes
+    (annualised): an edge that lives in one fold is luck, not an edge."""
+    sharpes = [f.sharpe for f in ev.folds]
+    positive = sum(1 for f in ev.folds if f.pnl > 0) / max(len(ev.folds), 1)
+    worst = min(sharpes, default=0.0)
+    dispersion = float(np.std(sharpes)) if sharpes else 0.0
+    return _multi("fold_stability", [
+        Check("positive_fold_share", positive, pol.min_positive_fold_share, True, "fold_stability"),
+        Check("worst_fold_sharpe", worst, pol.min_worst_fold_sharpe, True,
+              "worst_fold_sharpe_below_minimum"),
+        Check("fold_sharpe_dispersion", dispersion, pol.max_fold_sharpe_dispersion, False,
+              "fold_sharpe_dispersion_exceeds_maximum"),
+    ], {"fold_sharpes": sharpes})
+
+
+def risk(ev: Evaluation, pol: GatePolicy) -> GateResult:
+    """Max drawdown, worst day, gross exposure and daily turnover, all as fractions of capital.
+
+    Turnover is measured, not assumed: every fill costs ``cost_bps/1e4 x notional``, so the
+    cost-x2 stress run's extra cost is exactly the traded notional times ``cost_bps/1e4``.
+    Gross exposure is bounded by the execution model: at most one share per symbol, and capital
+    is the notional of one share of every symbol at its mean close.
+    """
+    pnl = ev.oos_pnl
+    dd = max_drawdown(pnl) / ev.capital
+    worst_day = max(0.0, -float(pnl.min())) / ev.capital if pnl.size else 0.0
+    base = next(s for s in ev.stress if s.scenario == "base")
+    x2 = next(s for s in ev.stress if s.scenario == "cost_x2")
+    cost_bps = float(base.details.get("cost_bps", 0.0))  # type: ignore[arg-type]
+    days = max(len(ev.oos_dates), 1)
+    if cost_bps > 0:
+        notional = max(base.pnl_total - x2.pnl_total, 0.0) / (cost_bps / 1e4)
+        turnover = notional / ev.capital / days
+        basis = "cost_x2 stress: extra cost / (cost_bps/1e4)"
+    else:
+        turnover = 2.0 * base.trades / days  # upper bound: each fill at most 2 x avg price
+        basis = "fills per day (cost_bps is 0, notional not observable)"
+    return _multi("risk", [
+        Check("max_drawdown", dd, pol.max_drawdown_share, False, "drawdown_exceeds_maximum"),
+        Check("worst_day_loss", worst_day, pol.max_worst_day_loss_share, False,
+              "worst_day_loss_exceeds_maximum"),
+        Check("gross_exposure", 1.0, pol.max_gross_exposure, False,
+              "gross_exposure_exceeds_maximum"),
+        Check("daily_turnover", turnover, pol.max_daily_turnover, False,
+              "turnover_exceeds_maximum"),
+    ], {"max_drawdown_pnl": max_drawdown(pnl), "capital": ev.capital,
+        "worst_day_pnl": float(pnl.min()) if pnl.size else 0.0, "turnover_basis": basis,
+        "gross_exposure_basis": "unit position per symbol / capital"})
+
+
+def sharpe_significance(ev: Evaluation, pol: GatePolicy, ctx: LedgerContext) -> GateResult:
+    """PSR against a zero benchmark and DSR against the expected maximum Sharpe of every trial
+    ever ledgered for this strategy and contract (Bailey & Lopez de Prado 2012, 2014; formulas
+    in ``promotion.stats``)."""
+    rets = ev.oos_returns
+    psr = stats.psr_from_returns(rets, 0.0) if rets.size >= 3 else 0.0
+    trial_sharpes = np.array(ctx.trial_sharpes, dtype=np.float64)
+    var_sr = float(trial_sharpes.var(ddof=1)) if trial_sharpes.size >= 2 else 0.0
+    if rets.size >= 3:
+        dsr = stats.deflated_sharpe_ratio(rets, max(ctx.n_trials, 1), var_sr)
+        dsr_value, sr_star = dsr.dsr, dsr.sr_star
+    else:
+        dsr_value, sr_star = 0.0, float("nan")
+    return _multi("deflated_sharpe", [
+        Check("deflated_sharpe_ratio", dsr_value, pol.min_dsr, True, "dsr_below_minimum"),
+        Check("probabilistic_sharpe_ratio", psr, pol.min_psr, True, "psr_below_minimum"),
+    ], {"n_trials": ctx.n_trials, "trial_sharpe_variance": var_sr,
+        "sr_star_per_period": _finite(sr_star), "psr_benchmark_sharpe": 0.0})
+
+
+def sessions_between(first: str, last: str, calendar: str = "XNYS") -> int:
+    """Market sessions in (first, last]: how much new market the evidence has lived through."""
+    if last <= first:
+        return 0
+    import pandas as pd
+
+    from qgap_assets.data.sessions import session_schedule
+
+    sched = session_schedule(pd.Timestamp(first), pd.Timestamp(last), calendar)
+    return int(sum(1 for d in sched.index if str(d.date()) > first))
+
+
+def publication_window(evidence: tuple[GateResult, ...], ev: Evaluation, pol: GatePolicy,
+                       ctx: LedgerContext) -> GateResult:
+    """Passing evidence must have stood in the ledger for ``min_cycles`` consecutive cycles
+    spanning ``min_sessions`` market sessions before it is acted upon (no promotion on one
+    lucky cycle). This cycle counts when every other gate passed; the window is then the
+    earlier streak (from the ledger) plus this cycle."""
+    current_passes = all(g.passed for g in evidence)
+    last = ev.oos_dates[-1] if ev.oos_dates else ""
+    cycles = ctx.window_prior_cycles + 1 if current_passes else 0
+    first = ctx.window_first_session if ctx.window_prior_cycles and current_passes else last
+    sessions = sessions_between(first or last, last, ctx.calendar) if current_passes else 0
+    missing_cycles = max(pol.min_cycles - cycles, 0)
+    missing_sessions = max(pol.min_sessions - sessions, 0)
+    ok = current_passes and not missing_cycles and not missing_sessions
+    return GateResult("publication_window", ok, float(cycles), float(pol.min_cycles),
+                      None if ok else PUBLICATION_WINDOW_OPEN,
+                      {"cycles": cycles, "sessions": sessions, "min_cycles": pol.min_cycles,
+                       "min_sessions": pol.min_sessions, "missing_cycles": missing_cycles,
+                       "missing_sessions": missing_sessions, "evidence_passed_now": current_passes,
+                       "window_first_session": first, "last_session": last})
+
+
 def evaluate_gates(ev: Evaluation, cfg: CycleConfig, repro: ReproducibilityResult,
                    ctx: LedgerContext) -> tuple[GateResult, ...]:
+    """Every gate in ``GATE_ORDER``; a pure function of its arguments."""
     pol = cfg.gates
     pnl = ev.oos_pnl
     rets = ev.oos_returns
@@ -95,21 +248,8 @@ def evaluate_gates(ev: Evaluation, cfg: CycleConfig, repro: ReproducibilityResul
     results.append(GateResult("oos_sharpe", sr >= pol.min_oos_sharpe, sr, pol.min_oos_sharpe,
                               None if sr >= pol.min_oos_sharpe else "oos_sharpe_below_minimum",
                               {"annualised": True}))
-
-    positive = sum(1 for f in ev.folds if f.pnl > 0) / max(len(ev.folds), 1)
-    sharpes = [f.sharpe for f in ev.folds]
-    ok = positive >= pol.min_positive_fold_share
-    results.append(GateResult("fold_stability", ok, positive, pol.min_positive_fold_share,
-                              None if ok else "fold_stability",
-                              {"fold_sharpes": sharpes, "worst_fold_sharpe": min(sharpes, default=0.0),
-                               "fold_sharpe_dispersion": float(np.std(sharpes)) if sharpes else 0.0}))
-
-    dd = max_drawdown(pnl) / ev.capital
-    ok = dd <= pol.max_drawdown_share
-    results.append(GateResult("max_drawdown", ok, dd, pol.max_drawdown_share,
-                              None if ok else "drawdown_exceeds_maximum",
-                              {"max_drawdown_pnl": max_drawdown(pnl), "capital": ev.capital,
-                               "worst_day_pnl": float(pnl.min()) if pnl.size else 0.0}))
+    results.append(fold_stability(ev, pol))
+    results.append(risk(ev, pol))
 
     x2 = next(s for s in ev.stress if s.scenario == "cost_x2").pnl_total
     ok = x2 > pol.min_cost_x2_pnl
@@ -125,24 +265,7 @@ def evaluate_gates(ev: Evaluation, cfg: CycleConfig, repro: ReproducibilityResul
                               None if ok else "confidence_envelope",
                               {"level": pol.confidence_level, "method": "student_t",
                                "mean_daily_return": float(rets.mean()) if rets.size else None}))
-
-    psr = stats.psr_from_returns(rets, 0.0) if rets.size >= 3 else 0.0
-    ok = psr >= pol.min_psr
-    results.append(GateResult("probabilistic_sharpe", ok, psr, pol.min_psr,
-                              None if ok else "psr_below_minimum", {"benchmark_sharpe": 0.0}))
-
-    trial_sharpes = np.array(ctx.trial_sharpes, dtype=np.float64)
-    var_sr = float(trial_sharpes.var(ddof=1)) if trial_sharpes.size >= 2 else 0.0
-    if rets.size >= 3:
-        dsr = stats.deflated_sharpe_ratio(rets, max(ctx.n_trials, 1), var_sr)
-        dsr_value, sr_star = dsr.dsr, dsr.sr_star
-    else:
-        dsr_value, sr_star = 0.0, float("nan")
-    ok = dsr_value >= pol.min_dsr
-    results.append(GateResult("deflated_sharpe", ok, dsr_value, pol.min_dsr,
-                              None if ok else "dsr_below_minimum",
-                              {"n_trials": ctx.n_trials, "trial_sharpe_variance": var_sr,
-                               "sr_star_per_period": _finite(sr_star)}))
+    results.append(sharpe_significance(ev, pol, ctx))
 
     mat = ev.grid_daily_returns
     n_splits = min(16, (mat.shape[0] // 2) * 2)
@@ -155,5 +278,6 @@ def evaluate_gates(ev: Evaluation, cfg: CycleConfig, repro: ReproducibilityResul
     results.append(GateResult("backtest_overfitting", ok, pbo_value, pol.max_pbo,
                               None if ok else "pbo_exceeds_maximum",
                               {"n_splits": n_splits, "n_combinations": combos}))
+    results.append(publication_window(tuple(results), ev, pol, ctx))
     assert tuple(g.name for g in results) == GATE_ORDER
     return tuple(results)
