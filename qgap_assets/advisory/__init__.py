@@ -5,7 +5,7 @@ chat API) reads a candidate's evidence and answers with schema-checked :class:`A
 :func:`apply_advice` decides what, if anything, that advice may change, by stage
 (shadow -> paper_review -> paper_bounded -> live_advisory, climbed one approved step at a time),
 and :class:`AdvisoryService` ledgers every call. Nothing here imports the promotion engine or the
-router: they hand in plain values (evidence, intent, control state). See docs/advisory.md.
+router: they hand in plain values (evidence, intent, control state). See the README's "Advisory" section.
 """
 
 from qgap_assets.advisory.backends import (Advisor, AdvisorError, AdvisorErrorCode,

@@ -97,7 +97,7 @@ def _is_sorted(codes: np.ndarray, ts_ns: np.ndarray) -> bool:
 def build_layout(bars: pd.DataFrame) -> SessionLayout:
     """Layout of a validated bars frame; sessions are (symbol, New York calendar date)."""
     codes, uniques = pd.factorize(bars["symbol"], sort=True)
-    ts_ns = bars["timestamp"].astype("int64").to_numpy()
+    ts_ns = bars["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()  # any input resolution
     frame = bars
     if not _is_sorted(codes, ts_ns):
         order = np.lexsort((ts_ns, codes))

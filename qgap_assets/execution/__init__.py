@@ -1,5 +1,5 @@
 """Execution: route order intents to LEAN, Alpaca or a simulator under an explicit policy,
-with kill switches, circuit breakers and an append-only audit trail (docs/execution.md).
+with kill switches, circuit breakers and an append-only audit trail (the README's "Execution" section).
 
 Typical use from the cycle / canary::
 

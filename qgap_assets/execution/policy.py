@@ -1,6 +1,6 @@
 """The per-symbol routing policy: which adapter an order goes to and whether it may fall back.
 
-The policy is an explicit file (YAML or JSON, format in docs/execution.md): a default adapter,
+The policy is an explicit file (YAML or JSON, format in the README's "Execution" section): a default adapter,
 the symbols it covers (a symbol not listed is refused with ``no_route`` - there is no wildcard,
 so a new symbol is never traded by accident), per-symbol overrides, and whether a LEAN failure
 may fall back to Alpaca and for which reason codes. Its ``version`` and content hash are

@@ -1,7 +1,7 @@
 """Every reason code the execution router writes, in one place.
 
 Reason codes are the vocabulary of the audit trail and of the alerts, so they are constants
-(never ad-hoc strings) and each has a one-line meaning. ``docs/execution.md`` lists them all; a
+(never ad-hoc strings) and each has a one-line meaning. the README's "Execution" section lists them all; a
 test checks that the document and this module agree.
 """
 
@@ -98,7 +98,7 @@ ROUTER_MEANINGS: dict[str, str] = {
 
 
 def all_reason_codes() -> dict[str, str]:
-    """Every reason code with its meaning (the table in docs/execution.md)."""
+    """Every reason code with its meaning (the table in the README's "Execution" section)."""
     codes = dict(ROUTER_MEANINGS)
     for adapter in ADAPTER_NAMES:
         for failure in ADAPTER_FAILURES[adapter]:

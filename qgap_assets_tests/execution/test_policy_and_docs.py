@@ -1,4 +1,4 @@
-"""Routing policy validation, client order ids, and docs/execution.md against the code."""
+"""Routing policy validation, client order ids, and the README's Execution section against the code."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from qgap_assets.execution.reasons import Trigger, all_reason_codes
 from qgap_assets_tests.execution.conftest import POLICY_DOC
 
 REPO = Path(__file__).resolve().parents[2]
-DOC = (REPO / "docs" / "execution.md").read_text(encoding="utf-8")
+# The "Execution" section of the README, up to the next top-level section.
+DOC = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Execution\n", 1)[1].split("\n## ", 1)[0]
 EXAMPLE = REPO / "qgap_assets" / "execution" / "routing_policy.example.yaml"
 
 
@@ -75,7 +76,7 @@ def test_the_documented_policy_example_is_valid() -> None:
     import yaml
 
     block = DOC.split("### Routing policy", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
-    policy = parse_policy(yaml.safe_load(block), "docs/execution.md")
+    policy = parse_policy(yaml.safe_load(block), "README.md#execution")
     assert policy.route_for("SYN000").adapter == "simulated"  # type: ignore[union-attr]
     assert policy.fallback_on == {"lean_timeout", "lean_http_5xx", "lean_unavailable",
                                   "lean_unconfigured"}

@@ -1,4 +1,4 @@
-"""A local LEAN runner speaking the contract in docs/execution.md (``/v1``).
+"""A local LEAN runner speaking the contract in the README's "Execution" section (``/v1``).
 
 ``POST /v1/orders`` (idempotent per client order id: the same order again returns the existing
 one, 200; a different order under the id, or an id a lookup already answered 404 for, is 409),

@@ -1,4 +1,4 @@
-"""HTTP client for a LEAN runner service (the contract is in docs/execution.md).
+"""HTTP client for a LEAN runner service (the contract is in the README's "Execution" section).
 
 The runner wraps a QuantConnect LEAN live/paper algorithm behind a small JSON API keyed by our
 client order id. The client is deliberately dumb: one request per operation with (connect, read)
