@@ -44,13 +44,17 @@ def filter_regular_sessions(bars: pd.DataFrame, calendar: str = "XNYS") -> Sessi
     if bars.empty:
         return SessionFilterResult(bars, 0)
     ts = bars["timestamp"]
-    local_date = ts.dt.tz_convert(NEW_YORK).dt.normalize().dt.tz_localize(None)
-    sched = session_schedule(local_date.min(), local_date.max(), calendar)
-    opens = pd.Series(sched["open"].to_numpy(), index=sched.index)
-    closes = pd.Series(sched["close"].to_numpy(), index=sched.index)
-    o = local_date.map(opens)
-    c = local_date.map(closes)
-    inside = o.notna().to_numpy() & (ts >= o).to_numpy() & (ts < c).to_numpy()
+    ts_ns = ts.dt.as_unit("ns").astype("int64").to_numpy()
+    local_date = ts.dt.tz_convert(NEW_YORK).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    sched = session_schedule(pd.Timestamp(local_date.min()), pd.Timestamp(local_date.max()), calendar)
+    days = sched.index.to_numpy().astype("datetime64[D]")
+    opens = sched["open"].dt.as_unit("ns").astype("int64").to_numpy()
+    closes = sched["close"].dt.as_unit("ns").astype("int64").to_numpy()
+    pos = np.clip(np.searchsorted(days, local_date), 0, max(days.shape[0] - 1, 0))
+    if days.shape[0]:
+        inside = (days[pos] == local_date) & (ts_ns >= opens[pos]) & (ts_ns < closes[pos])
+    else:  # no session at all in the range (e.g. only a holiday)
+        inside = np.zeros(ts_ns.shape[0], dtype=bool)
     kept = bars.loc[inside].reset_index(drop=True)
     return SessionFilterResult(kept, int((~inside).sum()))
 

@@ -173,3 +173,17 @@ def run_one(layout: SessionLayout, feat: np.ndarray, theta: float, model: Execut
     fills = pd.DataFrame({"bar": f_idx, "timestamp": ts[f_idx], "symbol": bar_symbol[f_idx],
                           "qty": f_qty, "price": f_px, "kind": f_kind})
     return ExecutionRecord(decisions, fills, stats)
+
+
+def realistic_backtest(session_bars: pd.DataFrame, lookback: int, threshold: float,
+                       model: ExecutionModel, feature_lag: int = 0,
+                       sc: Scenario = Scenario("base")) -> ExecutionRecord:
+    """One parameter point on session bars: the same layout, feature function and kernel the
+    walk-forward evaluation uses (the lookahead test truncates its input)."""
+    from qgap_assets.data.sessions import build_layout
+    from qgap_assets.research.features import FeatureContract, compute_features
+
+    layout = build_layout(session_bars)
+    contract = FeatureContract(lookbacks=(lookback,), feature_lag=feature_lag)
+    feat = compute_features(layout, contract).column(lookback)
+    return run_one(layout, feat, threshold, model, kernel_inputs(layout, model, feature_lag), sc)
