@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("candidate_key", sa.String(64), nullable=False, index=True),
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("phase", sa.String(8), nullable=False),
+        sa.Column("event_seq", sa.Integer, nullable=False),
         sa.Column("ramp_stage_index", sa.Integer, nullable=True),
         sa.Column("session", sa.String(10), nullable=False),
         sa.Column("adapter", sa.String(32), nullable=False),

@@ -16,6 +16,7 @@ import numpy as np
 
 from qgap_assets.config import CycleConfig
 from qgap_assets.promotion import stats
+from qgap_assets.research import kernels
 from qgap_assets.research.evaluation import Evaluation
 from qgap_assets.promotion.policy import GatePolicy
 from qgap_assets.research.metrics import max_drawdown, sharpe_annualised
@@ -150,25 +151,23 @@ def fold_stability(ev: Evaluation, pol: GatePolicy) -> GateResult:
 def risk(ev: Evaluation, pol: GatePolicy) -> GateResult:
     """Max drawdown, worst day, gross exposure and daily turnover, all as fractions of capital.
 
-    Turnover is measured, not assumed: every fill costs ``cost_bps/1e4 x notional``, so the
-    cost-x2 stress run's extra cost is exactly the traded notional times ``cost_bps/1e4``.
+    Turnover is the execution engine's traded notional per session (the refit candidate over
+    every session) divided by capital.
     Gross exposure is bounded by the execution model: at most one share per symbol, and capital
     is the notional of one share of every symbol at its mean close.
     """
     pnl = ev.oos_pnl
     dd = max_drawdown(pnl) / ev.capital
     worst_day = max(0.0, -float(pnl.min())) / ev.capital if pnl.size else 0.0
-    base = next(s for s in ev.stress if s.scenario == "base")
-    x2 = next(s for s in ev.stress if s.scenario == "cost_x2")
-    cost_bps = float(base.details.get("cost_bps", 0.0))  # type: ignore[arg-type]
     days = max(len(ev.oos_dates), 1)
-    if cost_bps > 0:
-        notional = max(base.pnl_total - x2.pnl_total, 0.0) / (cost_bps / 1e4)
-        turnover = notional / ev.capital / days
-        basis = "cost_x2 stress: extra cost / (cost_bps/1e4)"
+    daily = getattr(ev, "candidate_daily", None)
+    if daily is not None and daily.ndim == 2 and daily.shape[0] and daily.shape[1] > kernels.R_NOTIONAL:
+        turnover = float(daily[:, kernels.R_NOTIONAL].mean()) / ev.capital
+        basis = "mean traded notional per session / capital (execution engine)"
     else:
-        turnover = 2.0 * base.trades / days  # upper bound: each fill at most 2 x avg price
-        basis = "fills per day (cost_bps is 0, notional not observable)"
+        trades = next(s for s in ev.stress if s.scenario == "base").trades
+        turnover = 2.0 * trades / days  # bound: a fill's notional is at most 2 x capital share
+        basis = "fills per session (traded notional not recorded)"
     return _multi("risk", [
         Check("max_drawdown", dd, pol.max_drawdown_share, False, "drawdown_exceeds_maximum"),
         Check("worst_day_loss", worst_day, pol.max_worst_day_loss_share, False,
@@ -182,14 +181,31 @@ def risk(ev: Evaluation, pol: GatePolicy) -> GateResult:
         "gross_exposure_basis": "unit position per symbol / capital"})
 
 
+def null_trial_variance(trial_sharpes: tuple[float, ...], n_obs: int) -> float:
+    """V, the variance of the trials' Sharpe ratios in the deflated Sharpe ratio's null.
+
+    Bailey & Lopez de Prado (2014) estimate it as the cross-sectional variance of the trials'
+    per-period Sharpe ratios. Under the null (no trial has an edge) that variance is the
+    sampling variance of a Sharpe estimate, about ``1/(T-1)`` (Lo 2002); dispersion beyond that
+    comes from real differences between the trials (cost drag on short lookbacks, a real edge
+    on some), not from luck, and would inflate the expected maximum Sharpe. So V is the
+    cross-sectional variance capped at ``1/(T-1)``; correlated trials (smaller variance) keep
+    their smaller value.
+    """
+    sr = np.array(trial_sharpes, dtype=np.float64)
+    if sr.size < 2:
+        return 0.0
+    cross = float(sr.var(ddof=1))
+    return min(cross, 1.0 / (n_obs - 1)) if n_obs >= 2 else cross
+
+
 def sharpe_significance(ev: Evaluation, pol: GatePolicy, ctx: LedgerContext) -> GateResult:
     """PSR against a zero benchmark and DSR against the expected maximum Sharpe of every trial
     ever ledgered for this strategy and contract (Bailey & Lopez de Prado 2012, 2014; formulas
     in ``promotion.stats``)."""
     rets = ev.oos_returns
     psr = stats.psr_from_returns(rets, 0.0) if rets.size >= 3 else 0.0
-    trial_sharpes = np.array(ctx.trial_sharpes, dtype=np.float64)
-    var_sr = float(trial_sharpes.var(ddof=1)) if trial_sharpes.size >= 2 else 0.0
+    var_sr = null_trial_variance(ctx.trial_sharpes, ev.trials[0].n_obs if ev.trials else 0)
     if rets.size >= 3:
         dsr = stats.deflated_sharpe_ratio(rets, max(ctx.n_trials, 1), var_sr)
         dsr_value, sr_star = dsr.dsr, dsr.sr_star
@@ -198,7 +214,7 @@ def sharpe_significance(ev: Evaluation, pol: GatePolicy, ctx: LedgerContext) -> 
     return _multi("deflated_sharpe", [
         Check("deflated_sharpe_ratio", dsr_value, pol.min_dsr, True, "dsr_below_minimum"),
         Check("probabilistic_sharpe_ratio", psr, pol.min_psr, True, "psr_below_minimum"),
-    ], {"n_trials": ctx.n_trials, "trial_sharpe_variance": var_sr,
+    ], {"n_trials": ctx.n_trials, "trial_sharpe_variance_null": var_sr,
         "sr_star_per_period": _finite(sr_star), "psr_benchmark_sharpe": 0.0})
 
 

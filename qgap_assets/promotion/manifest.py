@@ -40,8 +40,6 @@ def validate_manifest(manifest: dict[str, Any]) -> None:
 
 
 def build_manifest(outcome: CycleOutcome, cfg: CycleConfig, dataset_ref: str) -> dict[str, Any]:
-    from qgap_assets.cycle import EXECUTION_MODEL
-
     manifest = {
         "schema_version": "1",
         "kind": "paper_candidate",
@@ -54,8 +52,8 @@ def build_manifest(outcome: CycleOutcome, cfg: CycleConfig, dataset_ref: str) ->
             "code": outcome.code_hash,
             "params": hash_obj(outcome.params),
             "config": cfg.hash(),
-            "execution_model": hash_obj(EXECUTION_MODEL),
-            "gate_policy": hash_obj(cfg.gates.model_dump()),
+            "execution_model": hash_obj(_execution_model(cfg)),
+            "gate_policy": hash_obj(cfg.gates.model_dump()),  # = policy.policy_hash
             "result": _result_hash(outcome),
             "record": outcome.record_hash,
         },
@@ -63,10 +61,18 @@ def build_manifest(outcome: CycleOutcome, cfg: CycleConfig, dataset_ref: str) ->
         "ledger": {"run_id": outcome.run_id, "attempt_id": outcome.attempt_id,
                    "dagster_run_id": outcome.dagster_run_id},
         "dataset_ref": dataset_ref,
+        "run": {"cost_bps": cfg.grid.cost_bps, "calendar": cfg.calendar,
+                "execution_model": _execution_model(cfg), "gate_policy_version": cfg.gates.version,
+                "config": cfg.canonical()},
         "created_at": utc_now_iso(),
     }
     validate_manifest(json.loads(canonical_json(manifest)))
     return manifest
+
+
+def _execution_model(cfg: CycleConfig) -> dict[str, Any]:
+    """The cycle's execution model, exactly as the ledger records it (hash and all)."""
+    return dict(cfg.execution_model().canonical())
 
 
 def _result_hash(outcome: CycleOutcome) -> str:

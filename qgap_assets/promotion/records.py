@@ -68,6 +68,7 @@ promotion_canary_runs = Table(
     Column("candidate_key", String(64), nullable=False, index=True),
     Column("seq", Integer, nullable=False),
     Column("phase", String(8), nullable=False),
+    Column("event_seq", Integer, nullable=False),
     Column("ramp_stage_index", Integer, nullable=True),
     Column("session", String(10), nullable=False),
     Column("adapter", String(32), nullable=False),
