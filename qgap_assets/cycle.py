@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,9 @@ from qgap_assets.promotion.decision import Decision, decide
 from qgap_assets.promotion.gates import (GateResult, LedgerContext, ReproducibilityResult,
                                          evaluate_gates)
 from qgap_assets.promotion.manifest import build_manifest, write_manifest
+from qgap_assets.research import lane
 from qgap_assets.research.backtest import contract_for_grid
+from qgap_assets.research.lane import LaneResult
 from qgap_assets.research.evaluation import Evaluation, evaluate
 from qgap_assets.research.features import FeatureContract, FeatureSet, compute_features
 
@@ -51,6 +53,8 @@ class MarketData:
     source: str
     session_bars: pd.DataFrame  # bars inside regular exchange sessions
     outside_session: int
+    calendar: str = "XNYS"
+    dataset_path: str = ""      # absolute path of the dataset artifact (rebuilds from a reference)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Prepared:
     layout: SessionLayout
     contract: FeatureContract
     features: FeatureSet
+    market: MarketData | None = None  # where the layout came from (for a small reference)
 
 
 def new_run_id() -> str:
@@ -91,20 +96,65 @@ def load_market(cfg: CycleConfig, bars_path: str | None, store: ArtifactStore) -
     digest = dataset_hash(bars)
     ref = store_dataset(store, bars, digest)
     filtered = filter_regular_sessions(bars, cfg.calendar)
-    return MarketData(bars, digest, ref, source, filtered.bars, filtered.outside_session)
+    return MarketData(bars, digest, ref, source, filtered.bars, filtered.outside_session,
+                      cfg.calendar, str(store.path_of(ref).resolve()))
+
+
+# -- small references for large values (what the Dagster IO manager stores between steps) -----
+
+def market_reference(market: MarketData) -> dict[str, Any]:
+    return {"kind": "market", "dataset_hash": market.dataset_hash, "dataset_ref": market.dataset_ref,
+            "dataset_path": market.dataset_path, "source": market.source,
+            "calendar": market.calendar}
+
+
+def market_from_reference(ref: dict[str, Any]) -> MarketData:
+    """Rebuild market data from its content-addressed dataset artifact (hash-checked)."""
+    bars = validate_bars(pd.read_parquet(ref["dataset_path"]), source=f"artifact {ref['dataset_ref']}")
+    if dataset_hash(bars) != ref["dataset_hash"]:
+        raise QgapError(f"dataset artifact {ref['dataset_ref']} no longer matches its hash")
+    filtered = filter_regular_sessions(bars, ref["calendar"])
+    return MarketData(bars, ref["dataset_hash"], ref["dataset_ref"], ref["source"], filtered.bars,
+                      filtered.outside_session, ref["calendar"], ref["dataset_path"])
+
+
+def prepared_reference(prepared: Prepared, market: MarketData) -> dict[str, Any]:
+    return {"kind": "prepared", "market": market_reference(market),
+            "contract": asdict(prepared.contract), "contract_hash": prepared.contract.hash()}
+
+
+def prepared_from_reference(ref: dict[str, Any]) -> Prepared:
+    market = market_from_reference(ref["market"])
+    fields = {**ref["contract"], "lookbacks": tuple(ref["contract"]["lookbacks"])}
+    return prepare(market.session_bars, FeatureContract(**fields), market)
 
 
 def feature_contract(cfg: CycleConfig) -> FeatureContract:
     return contract_for_grid(cfg.grid.lookbacks, cfg.grid.feature_lag)
 
 
-def prepare(session_bars: pd.DataFrame, contract: FeatureContract) -> Prepared:
+def prepare(session_bars: pd.DataFrame, contract: FeatureContract,
+            market: MarketData | None = None) -> Prepared:
     layout = build_layout(session_bars)
-    return Prepared(layout, contract, compute_features(layout, contract))
+    return Prepared(layout, contract, compute_features(layout, contract), market)
 
 
 def run_evaluation(market: MarketData, prepared: Prepared, cfg: CycleConfig) -> Evaluation:
     return evaluate(prepared.layout, prepared.features, prepared.contract, cfg, market.outside_session)
+
+
+def funnel_table(ev: Evaluation) -> pd.DataFrame:
+    """The funnel as rows (stage/drop reason) x columns (each fold, all folds)."""
+    cols = {f"fold {f.index}": f.funnel for f in ev.folds}
+    cols["all folds"] = ev.funnel
+    keys = list(ev.funnel)
+    return pd.DataFrame({"counter": keys, **{c: [v.get(k, 0) for k in keys] for c, v in cols.items()}})
+
+
+def run_lane(market: MarketData, contract: FeatureContract, ev: Evaluation, cfg: CycleConfig,
+             n_sessions: int = 1) -> LaneResult:
+    """The autonomous lane for the evaluated candidate on the latest session(s)."""
+    return lane.run_lane(market.session_bars, contract, ev.params, cfg.execution_model(), n_sessions)
 
 
 def reproduce(store: ArtifactStore, dataset_ref: str, cfg: CycleConfig, expected: dict[str, str]
@@ -245,7 +295,7 @@ def run_cycle(cfg: CycleConfig, bars_path: str | None, ledger: Ledger, home: Pat
     store = artifact_store(home)
     market = load_market(cfg, bars_path, store)
     contract = feature_contract(cfg)
-    prepared = prepare(market.session_bars, contract)
+    prepared = prepare(market.session_bars, contract, market)
     ev = run_evaluation(market, prepared, cfg)
     repro = reproduce(store, market.dataset_ref, cfg, {
         "dataset_hash": market.dataset_hash, "feature_contract_hash": contract.hash(),

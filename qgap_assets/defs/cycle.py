@@ -1,6 +1,10 @@
 """The autonomy cycle's assets and blocking checks. Glue only: each asset calls core functions
 from ``qgap_assets.cycle`` and attaches metadata a person can read in the UI."""
 
+import json
+import pickle
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -12,6 +16,7 @@ from qgap_assets.ledger.provenance import code_hash
 from qgap_assets.promotion.gates import GateResult, INTEGRITY_GATES
 from qgap_assets.research.evaluation import Evaluation
 from qgap_assets.research.features import FeatureContract
+from qgap_assets.research.lane import LaneResult, feature_parity
 
 GROUP = "autonomy_cycle"
 CODE_VERSION = "cycle-v1"
@@ -21,7 +26,58 @@ def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.to_markdown(index=False))
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION, kinds={"pandas"})
+# -- IO: large values travel as small references ------------------------------------------------
+_IN_PROCESS: dict[tuple[str, tuple[str, ...]], Any] = {}
+_IN_PROCESS_MAX = 8
+
+
+class CycleIOManager(dg.IOManager):
+    """Stores market bars and features as small JSON references to the content-addressed dataset
+    artifact (rebuilt, hash-checked, when another run or process loads them) and keeps the value
+    itself in memory for the steps of the same run in this process; anything else is pickled
+    like the default IO manager. Pickling multi-million-row frames between steps was most of
+    Dagster's overhead over calling the core directly."""
+
+    def __init__(self, base_dir: str | None) -> None:
+        self.base_dir = base_dir
+
+    def _path(self, key: tuple[str, ...], base: str) -> Path:
+        return Path(self.base_dir or base) / "qgap_refs" / Path(*key)
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        key = tuple(context.asset_key.path)
+        path = self._path(key, context.step_context.instance.storage_directory())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, core.MarketData):
+            payload = json.dumps(core.market_reference(obj)).encode()
+        elif isinstance(obj, core.Prepared) and obj.market is not None:
+            payload = json.dumps(core.prepared_reference(obj, obj.market)).encode()
+        else:
+            payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        path.write_bytes(payload)
+        _IN_PROCESS[(context.run_id, key)] = obj
+        while len(_IN_PROCESS) > _IN_PROCESS_MAX:
+            _IN_PROCESS.pop(next(iter(_IN_PROCESS)))
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        key = tuple(context.upstream_output.asset_key.path)  # type: ignore[union-attr]
+        hit = _IN_PROCESS.get((context.step_context.run_id, key))
+        if hit is not None:
+            return hit
+        payload = self._path(key, context.instance.storage_directory()).read_bytes()
+        if payload[:1] != b"{":
+            return pickle.loads(payload)
+        ref = json.loads(payload)
+        return core.market_from_reference(ref) if ref["kind"] == "market" else \
+            core.prepared_from_reference(ref)
+
+
+@dg.io_manager(config_schema={"base_dir": dg.Field(str, is_required=False)})
+def cycle_io_manager(init_context: dg.InitResourceContext) -> CycleIOManager:
+    return CycleIOManager(init_context.resource_config.get("base_dir"))
+
+
+@dg.asset(group_name=GROUP, code_version=CODE_VERSION, kinds={"pandas"}, io_manager_key="cycle_io")
 def market_bars(settings: CycleSettings, ledger: LedgerResource) -> dg.Output[core.MarketData]:
     """Validated minute bars (file or seeded synthetic), kept in the artifact store under their
     canonical dataset hash; bars outside regular exchange sessions are counted and dropped."""
@@ -41,10 +97,10 @@ def feature_contract(settings: CycleSettings) -> dg.Output[FeatureContract]:
         "features": ", ".join(contract.features), "feature_lag": contract.feature_lag})
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION)
+@dg.asset(group_name=GROUP, code_version=CODE_VERSION, io_manager_key="cycle_io")
 def features(market_bars: core.MarketData, feature_contract: FeatureContract) -> dg.Output[core.Prepared]:
     """Momentum features over the session layout, computed by the one feature function."""
-    prepared = core.prepare(market_bars.session_bars, feature_contract)
+    prepared = core.prepare(market_bars.session_bars, feature_contract, market_bars)
     return dg.Output(prepared, metadata={"bars": prepared.layout.n_bars,
                                          "sessions": prepared.layout.n_sessions,
                                          "contract_hash": prepared.features.contract_hash})
@@ -53,19 +109,49 @@ def features(market_bars: core.MarketData, feature_contract: FeatureContract) ->
 @dg.asset(group_name=GROUP, code_version=CODE_VERSION)
 def fold_metrics(settings: CycleSettings, market_bars: core.MarketData,
                  features: core.Prepared) -> dg.Output[Evaluation]:
-    """Walk-forward folds: the grid chosen on each train part, scored on its test part."""
+    """Walk-forward folds under the configured execution model: the grid chosen on each train
+    part, scored on its test part; the signal -> decision -> trade funnel per fold and overall."""
     ev = core.run_evaluation(market_bars, features, settings.load())
     table = pd.DataFrame([{**{k: v for k, v in f.record().items() if k != "params"},
                            **f.params.as_dict()} for f in ev.folds])
-    return dg.Output(ev, metadata={"folds": _md_table(table), "selected_params": str(ev.params.as_dict()),
-                                   "result_hash": ev.result_hash, "funnel": ev.funnel})
+    return dg.Output(ev, metadata={
+        "folds": _md_table(table), "selected_params": str(ev.params.as_dict()),
+        "result_hash": ev.result_hash, "funnel": ev.funnel,
+        "funnel_table": _md_table(core.funnel_table(ev)),
+        "funnel_note": ev.funnel_note or "-",
+        "execution_model": f"{ev.execution_model.get('version')} "
+                           f"{core.hash_obj(ev.execution_model)[:12]}"})
 
 
 @dg.asset(group_name=GROUP, code_version=CODE_VERSION)
 def stress_metrics(fold_metrics: Evaluation) -> dg.Output[list[dict[str, object]]]:
-    """Out-of-sample PnL under stressed assumptions (costs x2, x3)."""
+    """Out-of-sample PnL under stress: cost x2/x3, spread x2, latency +1/+2 bars, best 5 % of
+    days dropped, high- and low-volatility halves (one ledger row per scenario)."""
     rows = [s.record() for s in fold_metrics.stress]
     return dg.Output(rows, metadata={"scenarios": _md_table(pd.DataFrame(rows).drop(columns="details"))})
+
+
+@dg.asset(group_name=GROUP, code_version=CODE_VERSION)
+def candidate_signals(settings: CycleSettings, market_bars: core.MarketData,
+                      feature_contract: FeatureContract, fold_metrics: Evaluation) -> dg.Output[LaneResult]:
+    """The autonomous lane: the candidate's current signals and target positions on the latest
+    session, computed by the same feature function and engine as walk-forward."""
+    lane = core.run_lane(market_bars, feature_contract, fold_metrics, settings.load())
+    return dg.Output(lane, metadata={
+        "contract_hash": lane.contract_hash, "sessions": ", ".join(lane.session_dates),
+        "params": str(lane.params.as_dict()),
+        "signals": _md_table(lane.signals.assign(timestamp=lane.signals["timestamp"].astype(str)))})
+
+
+@dg.asset_check(asset=candidate_signals, name="feature_parity", blocking=True,
+                additional_ins={"features": dg.AssetIn("features")},
+                description="Lane and walk-forward features are bitwise equal on the overlap.")
+def feature_parity_check(candidate_signals: LaneResult, features: core.Prepared) -> dg.AssetCheckResult:
+    res = feature_parity(features.layout, features.features, candidate_signals)
+    return dg.AssetCheckResult(passed=res.passed, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={k: v for k, v in res.as_dict().items()
+                                         if k != "first_mismatches"}
+                               | {"first_mismatches": json.dumps(res.first_mismatches)})
 
 
 @dg.asset(group_name=GROUP, code_version=CODE_VERSION)
@@ -128,7 +214,8 @@ def paper_candidate_manifest(settings: CycleSettings, ledger: LedgerResource,
 
 
 cycle_assets = [market_bars, feature_contract, features, fold_metrics, stress_metrics,
-                gate_results, promotion_decision, paper_candidate_manifest]
+                gate_results, promotion_decision, paper_candidate_manifest, candidate_signals]
+cycle_checks = [*integrity_checks, feature_parity_check]
 
 autonomy_cycle_job = dg.define_asset_job(
     "autonomy_cycle",
@@ -137,4 +224,5 @@ autonomy_cycle_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="One full autonomy cycle: bars -> features -> walk-forward -> gates -> decision.")
 
-defs = dg.Definitions(assets=cycle_assets, asset_checks=integrity_checks, jobs=[autonomy_cycle_job])
+defs = dg.Definitions(assets=cycle_assets, asset_checks=cycle_checks, jobs=[autonomy_cycle_job],
+                      resources={"cycle_io": cycle_io_manager})

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from qgap_assets.defs.automation import daily_cycle_schedule, new_bars_sensor
+from qgap_assets.defs.cycle import cycle_io_manager
 from qgap_assets.defs.resources import CycleSettings, LedgerResource
 from qgap_assets.ledger import db
 from qgap_assets.ledger.repository import Ledger
@@ -24,16 +25,17 @@ def _run(tmp_path: Path, db_url: str, cfg_overrides: dict | None = None, edge: f
     cfg_path = tmp_path / "cycle.json"
     cfg_path.write_text(json.dumps(data))
     resources = {"settings": CycleSettings(config_file=str(cfg_path)),
-                 "ledger": LedgerResource(database_url=db_url, home=str(tmp_path / "home"))}
+                 "ledger": LedgerResource(database_url=db_url, home=str(tmp_path / "home")),
+                 "cycle_io": cycle_io_manager}
     result = dg.materialize(_cycle_assets(), resources=resources, instance=instance,
                             raise_on_error=False)
     return result, Ledger(db.make_engine(db_url))
 
 
 def _cycle_assets() -> list:
-    from qgap_assets.defs.cycle import cycle_assets, integrity_checks
+    from qgap_assets.defs.cycle import cycle_assets, cycle_checks
 
-    return [*cycle_assets, *integrity_checks]
+    return [*cycle_assets, *cycle_checks]
 
 
 def test_promote_path_writes_ledger_and_manifest(tmp_path: Path, db_url: str) -> None:
@@ -48,7 +50,7 @@ def test_promote_path_writes_ledger_and_manifest(tmp_path: Path, db_url: str) ->
     assert ledger.attempts()[0]["decision"] == "promote"
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks == {"data_sufficiency": True, "reproducibility": True}
+    assert checks == {"data_sufficiency": True, "reproducibility": True, "feature_parity": True}
 
 
 def test_blocking_check_denies_records_attempt_and_blocks_manifest(tmp_path: Path, db_url: str) -> None:
