@@ -346,7 +346,8 @@ def _area_parsers() -> list[tuple[str, Callable[[Any], None]]]:
     found = []
     for module, attr in (("qgap_assets.execution.cli", "add_kill_parser"),
                          ("qgap_assets.execution.cli", "add_breaker_parser"),
-                         ("qgap_assets.advisory.cli", "add_advisory_parser")):
+                         ("qgap_assets.advisory.cli", "add_advisory_parser"),
+                         ("qgap_assets.promotion.cli", "add_promotion_parsers")):
         try:
             found.append((module, getattr(importlib.import_module(module), attr)))
         except (ModuleNotFoundError, AttributeError):

@@ -207,7 +207,10 @@ def _transition(conn: Connection, key: str, strategy: str, kind: lc.EventKind,
     rows = events(conn, key)
     current = _status(key, rows)
     res = lc.transition(current.state, kind, ctx)
-    _insert_event(conn, key, strategy or current.strategy, len(rows) + 1, kind.value,
+    strategy = strategy or current.strategy or str(conn.execute(
+        select(promotion_decision_reports.c.strategy)
+        .where(promotion_decision_reports.c.candidate_key == key).limit(1)).scalar() or "")
+    _insert_event(conn, key, strategy, len(rows) + 1, kind.value,
                   res.from_state.value, res.new_state.value, res.ok, res.reason_code.value, actor,
                   f"{res.detail}; {detail}" if detail else res.detail, ctx, **extra)
     return res
@@ -238,22 +241,24 @@ def _checked(res: lc.TransitionResult) -> lc.TransitionResult:
 
 
 def start_canary(engine: Engine, key: str, actor: str = SYSTEM_ACTOR) -> lc.TransitionResult:
-    with engine.begin() as conn:
-        return _checked(_transition(conn, key, "", lc.EventKind.START_CANARY,
-                                    lc.TransitionContext(), actor, "paper canary started"))
+    with engine.begin() as conn:  # a refusal is ledgered too, then raised
+        res = _transition(conn, key, "", lc.EventKind.START_CANARY, lc.TransitionContext(), actor,
+                          "paper canary started")
+    return _checked(res)
 
 
 def retire(engine: Engine, key: str, actor: str, reason: str) -> lc.TransitionResult:
     with engine.begin() as conn:
-        return _checked(_transition(conn, key, "", lc.EventKind.RETIRE, lc.TransitionContext(),
-                                    actor, reason))
+        res = _transition(conn, key, "", lc.EventKind.RETIRE, lc.TransitionContext(), actor, reason)
+    return _checked(res)
 
 
 def drop_back(engine: Engine, key: str, actor: str, reason: str) -> lc.TransitionResult:
     """live -> paper (kill switch, regression, or a person): the canary starts over."""
     with engine.begin() as conn:
-        return _checked(_transition(conn, key, "", lc.EventKind.DROP_BACK, lc.TransitionContext(),
-                                    actor, reason))
+        res = _transition(conn, key, "", lc.EventKind.DROP_BACK, lc.TransitionContext(), actor,
+                          reason)
+    return _checked(res)
 
 
 def approvals(engine: Engine, key: str) -> tuple[lc.Approval, ...]:
