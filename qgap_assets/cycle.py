@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qgap_assets.config import CycleConfig
@@ -28,10 +29,12 @@ from qgap_assets.promotion.decision import Decision, decide
 from qgap_assets.promotion.gates import (GateResult, LedgerContext, ReproducibilityResult,
                                          evaluate_gates)
 from qgap_assets.promotion.manifest import build_manifest, write_manifest
-from qgap_assets.research import lane
+from qgap_assets.research import kernels, lane, windows
+from qgap_assets.research.metrics import max_drawdown, sharpe_annualised
+from qgap_assets.research.windows import market_day_stats, window_dates
 from qgap_assets.research.backtest import contract_for_grid
 from qgap_assets.research.lane import LaneResult
-from qgap_assets.research.evaluation import Evaluation, evaluate
+from qgap_assets.research.evaluation import Evaluation, evaluate, funnel_counts
 from qgap_assets.research.features import FeatureContract, FeatureSet, compute_features
 
 # The default configuration's execution model (canonical dict). A run records ITS configured
@@ -155,6 +158,29 @@ def run_lane(market: MarketData, contract: FeatureContract, ev: Evaluation, cfg:
              n_sessions: int = 1) -> LaneResult:
     """The autonomous lane for the evaluated candidate on the latest session(s)."""
     return lane.run_lane(market.session_bars, contract, ev.params, cfg.execution_model(), n_sessions)
+
+
+def window_report(prepared: Prepared, ev: Evaluation, window: str) -> dict[str, Any]:
+    """The candidate's replay on one named window (rule in ``research/windows.py``): daily PnL,
+    Sharpe, drawdown and the funnel on the window's dates. The parameters are the candidate's
+    (chosen on all sessions), so this is a regime breakdown, not out-of-sample evidence."""
+    layout = prepared.layout
+    day_stats = market_day_stats(layout)
+    chosen = window_dates(day_stats, window)
+    all_dates = layout.dates()
+    mask = np.isin(all_dates, chosen)
+    daily = ev.candidate_daily[mask]
+    pnl = daily[:, kernels.R_PNL]
+    bars = int(np.diff(layout.offsets)[np.isin(layout.session_date, chosen)].sum())
+    return {"window": window, "rule": windows.rule_text(window),
+            "dates": [str(d) for d in chosen], "days": int(mask.sum()),
+            "params": ev.params.as_dict(), "result_hash": ev.result_hash,
+            "execution_model_hash": hash_obj(ev.execution_model),
+            "pnl_total": float(pnl.sum()), "return_on_capital": float(pnl.sum() / ev.capital),
+            "sharpe": sharpe_annualised(pnl), "max_drawdown": max_drawdown(pnl),
+            "mean_realized_vol": float(day_stats.loc[chosen, "realized_vol"].mean()),
+            "mean_efficiency": float(day_stats.loc[chosen, "efficiency"].mean()),
+            "funnel": funnel_counts(daily.sum(axis=0), bars)}
 
 
 def reproduce(store: ArtifactStore, dataset_ref: str, cfg: CycleConfig, expected: dict[str, str]

@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext
 import pandas as pd
 
 from qgap_assets import cycle as core
+from qgap_assets.defs import windows
 from qgap_assets.defs.resources import CycleSettings, LedgerResource
 from qgap_assets.ledger.provenance import code_hash
 from qgap_assets.promotion.gates import GateResult, INTEGRITY_GATES
@@ -224,5 +225,6 @@ autonomy_cycle_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="One full autonomy cycle: bars -> features -> walk-forward -> gates -> decision.")
 
-defs = dg.Definitions(assets=cycle_assets, asset_checks=cycle_checks, jobs=[autonomy_cycle_job],
+defs = dg.Definitions(assets=[*cycle_assets, *windows.window_assets], asset_checks=cycle_checks,
+                      jobs=[autonomy_cycle_job, windows.replay_windows_job],
                       resources={"cycle_io": cycle_io_manager})

@@ -54,3 +54,9 @@ def window_dates(day_stats: pd.DataFrame, window: str) -> np.ndarray:
     ranked = day_stats.reset_index().sort_values([column, "date"], ascending=[ascending, True],
                                                  kind="stable")
     return np.sort(ranked["date"].to_numpy()[:k])
+
+
+def rule_text(window: str) -> str:
+    column, ascending = WINDOWS[window]
+    side = "lowest" if ascending else "highest"
+    return f"the {WINDOW_SHARE:.0%} of session dates with the {side} market {column}"

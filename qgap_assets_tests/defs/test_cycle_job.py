@@ -114,3 +114,42 @@ def test_schedule_and_sensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert len(result.run_requests) == 1
     rr = result.run_requests[0]
     assert rr.run_config["resources"]["settings"]["config"]["bars_file"].endswith("bars-1.csv")
+
+
+def test_single_asset_and_replay_window_rematerialize_from_references(tmp_path: Path) -> None:
+    """A later run that selects one asset loads its upstream from the small references (market
+    and features rebuilt from the dataset artifact), like the UI's single-asset materialize."""
+    import json as _json
+
+    from qgap_assets.defs.windows import replay_window_metrics
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    db.upgrade(url)
+    cfg_path = tmp_path / "cycle.json"
+    cfg_path.write_text(_json.dumps(small_config().canonical()))
+    resources = {"settings": CycleSettings(config_file=str(cfg_path)),
+                 "ledger": LedgerResource(database_url=url, home=str(tmp_path / "home")),
+                 "cycle_io": cycle_io_manager}
+    assets = [*_cycle_assets(), replay_window_metrics]
+    (tmp_path / "dg").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
+        first = dg.materialize(assets, resources=resources, instance=instance,
+                               selection=["market_bars", "feature_contract", "features",
+                                          "fold_metrics", "candidate_signals"])
+        assert first.success
+        ref = tmp_path / "dg" / "storage" / "qgap_refs" / "features"
+        assert _json.loads(ref.read_text())["kind"] == "prepared"  # a reference, not a frame
+        for window in ("high_vol", "choppy"):
+            res = dg.materialize(assets, resources=resources, instance=instance,
+                                 selection=["replay_window_metrics"], partition_key=window)
+            assert res.success
+            report = res.output_for_node("replay_window_metrics")
+            (mat,) = res.asset_materializations_for_node("replay_window_metrics")
+            stored = _json.loads(Path(mat.metadata["artifact"].value).read_text())
+            assert stored == _json.loads(_json.dumps(report))
+            assert report["days"] == 15 and report["funnel"]["bars"] == 15 * 20 * 390
+        again = dg.materialize(assets, resources=resources, instance=instance,
+                               selection=["candidate_signals"])
+        assert again.success
+        assert again.output_for_node("candidate_signals").contract_hash == \
+            first.output_for_node("candidate_signals").contract_hash
