@@ -10,7 +10,8 @@ from qgap_assets.defs import automation, cycle
 from qgap_assets.defs.resources import CycleSettings, LedgerResource
 
 _parts = [cycle.defs, automation.defs]
-for _area in ("qgap_assets.defs.execution", "qgap_assets.defs.advisory", "qgap_assets.defs.evidence"):
+for _area in ("qgap_assets.defs.execution", "qgap_assets.defs.advisory", "qgap_assets.defs.evidence",
+              "qgap_assets.defs.promotion"):
     try:
         _parts.append(importlib.import_module(_area).defs)
     except ModuleNotFoundError as exc:  # an area still being built

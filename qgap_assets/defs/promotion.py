@@ -1,0 +1,145 @@
+"""Promotion in Dagster: decision reports and lifecycle, the paper canary, and what triggers them.
+
+Glue only (core: ``qgap_assets.promotion.service``):
+
+* ``promotion_lifecycle`` asset - ledgers a decision report (manifest or denial report) for
+  every research attempt and starts the paper canary of every new paper candidate; its metadata
+  holds the decisions table and the lifecycle table;
+* ``paper_canary`` asset - one canary run for every candidate in ``paper`` (and one live-ramp run
+  for every candidate in ``live``), through the simulated broker or, when
+  ``PromotionSettings.routing_policy_file`` is set, through the execution Router;
+* ``new_manifest_sensor`` starts ``promotion_lifecycle_job`` when a manifest appears in the
+  ledger; ``canary_paper_runs`` schedules ``paper_canary_job`` after each close.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from qgap_assets.defs.resources import LedgerResource
+from qgap_assets.promotion import canary as cn
+from qgap_assets.promotion import lifecycle as lc
+from qgap_assets.promotion import service
+from qgap_assets.promotion.policy import GatePolicy, load_gate_policy
+
+GROUP = "promotion"
+
+
+class PromotionSettings(dg.ConfigurableResource):
+    """Gate/lifecycle policy file (None = built-in ``gates-v2``) and the paper venue: the
+    simulated broker, or the execution Router with ``routing_policy_file`` (the router's
+    simulated adapter fills at the bar prices; LEAN/Alpaca come from the environment)."""
+
+    policy_file: str | None = None
+    routing_policy_file: str | None = None
+
+    def policy(self) -> GatePolicy:
+        return load_gate_policy(self.policy_file) if self.policy_file else GatePolicy()
+
+    def broker(self, engine: Any, candidate: str) -> cn.PaperBroker:
+        if not self.routing_policy_file:
+            return cn.SimulatedBroker()
+        from qgap_assets.execution import OrderIntent, Router, SimulatedAdapter, load_policy
+
+        quotes: dict[str, float] = {}
+        adapters = {"simulated": SimulatedAdapter(lambda req: (quotes[req.client_order_id], req.qty))}
+        router = Router(engine, load_policy(self.routing_policy_file), adapters)
+
+        def intent(run_id: str, o: cn.PaperOrder, seq: int) -> OrderIntent:
+            return OrderIntent(strategy="intraday-tsmom", candidate=candidate[:16], run_id=run_id,
+                               symbol=o.symbol, sequence=seq,
+                               side="buy" if o.quantity > 0 else "sell", qty=abs(o.quantity),
+                               position_qty=o.position_before)
+
+        def quote(o: cn.PaperOrder, seq: int, run_id: str) -> None:
+            quotes[intent(run_id, o, seq).client_order_id] = o.market_price
+
+        def route(run_id: str, o: cn.PaperOrder, seq: int) -> tuple[str, float, float | None]:
+            r = router.route(intent(run_id, o, seq))
+            return r.status, r.filled_qty, r.filled_avg_price
+
+        return cn.RouterBroker(route, quote, adapter="router")
+
+
+def _md(rows: list[dict[str, Any]]) -> dg.MetadataValue:
+    return dg.MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False) if rows else "_none_")
+
+
+def lifecycle_table(engine: Any) -> list[dict[str, Any]]:
+    return [{"candidate": s.candidate_key[:16], "state": s.state.value, "events": s.seq,
+             "ramp_stage": s.ramp_stage_index, "manifest": (s.manifest_sha256 or "")[:16]}
+            for s in service.candidates(engine)]
+
+
+@dg.asset(group_name=GROUP, deps=["promotion_decision"])
+def promotion_lifecycle(ledger: LedgerResource) -> dg.MaterializeResult:
+    """Decision reports for every attempt (granted: manifest, denied: denial report) and the
+    paper canary started for every new paper candidate."""
+    engine, store = ledger.ledger().engine, ledger.store
+    recorded = service.sync_attempts(engine, store)
+    started = []
+    for s in service.candidates(engine):
+        if s.state is lc.State.PAPER_CANDIDATE:
+            service.start_canary(engine, s.candidate_key)
+            started.append(s.candidate_key[:16])
+    decisions = [{"candidate": r["candidate_key"][:16], "decision": r["decision"],
+                  "reasons": ", ".join(r["reasons"]) or "-", "policy": r["gate_policy_version"],
+                  "artifact": r["artifact_kind"], "sha256": r["artifact_sha256"][:16]}
+                 for r in service.decision_reports(engine)[-20:]]
+    return dg.MaterializeResult(metadata={
+        "recorded_now": len(recorded), "canaries_started": started,
+        "decisions": _md(decisions), "lifecycle": _md(lifecycle_table(engine))})
+
+
+@dg.asset(group_name=GROUP, deps=[promotion_lifecycle])
+def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings) -> dg.MaterializeResult:
+    """One canary run per candidate in paper (live: one capital-ramp run)."""
+    engine, store = ledger.ledger().engine, ledger.store
+    policy = promotion_settings.policy()
+    rows = []
+    for s in service.candidates(engine):
+        if s.state not in (lc.State.PAPER, lc.State.LIVE):
+            continue
+        r = service.canary_run(engine, store, s.candidate_key, policy,
+                               broker=promotion_settings.broker(engine, s.candidate_key))
+        rows.append({"candidate": s.candidate_key[:16], "phase": r.phase, "session": r.session,
+                     "clean": r.verdict.clean, "regressions": ", ".join(
+                         x.value for x in r.verdict.regressions) or "-", "action": r.action,
+                     "state": r.state.value, "capital": r.capital_fraction,
+                     "rollback_to": (r.rollback_to or "")[:16]})
+    return dg.MaterializeResult(metadata={"runs": _md(rows), "lifecycle": _md(lifecycle_table(engine))})
+
+
+promotion_lifecycle_job = dg.define_asset_job(
+    "promotion_lifecycle_job", selection=[promotion_lifecycle], executor_def=dg.in_process_executor,
+    description="Decision reports for new attempts; start the canary of new paper candidates.")
+paper_canary_job = dg.define_asset_job(
+    "paper_canary_job", selection=[paper_canary], executor_def=dg.in_process_executor,
+    description="One paper canary (or live-ramp) run per candidate in paper or live.")
+
+canary_paper_runs = dg.ScheduleDefinition(
+    name="canary_paper_runs", job=paper_canary_job, cron_schedule="45 16 * * 1-5",
+    execution_timezone="America/New_York",
+    description="A canary run for every paper/live candidate each weekday after the close.")
+
+
+@dg.sensor(job=promotion_lifecycle_job, minimum_interval_seconds=60,
+           description="Starts the canary job when a paper-candidate manifest appears in the ledger.")
+def new_manifest_sensor(context: dg.SensorEvaluationContext, ledger: LedgerResource) -> dg.SensorResult:
+    cursor = context.cursor or ""
+    new = sorted((m for m in ledger.ledger().manifests() if m["created_at"] > cursor),
+                 key=lambda m: m["created_at"])
+    if not new:
+        return dg.SensorResult(skip_reason="no new paper-candidate manifest")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"manifest:{m['manifest_sha256']}",
+                                                       tags={"qgap/manifest": m["manifest_sha256"][:16]})
+                                         for m in new], cursor=new[-1]["created_at"])
+
+
+defs = dg.Definitions(assets=[promotion_lifecycle, paper_canary],
+                      jobs=[promotion_lifecycle_job, paper_canary_job],
+                      schedules=[canary_paper_runs], sensors=[new_manifest_sensor],
+                      resources={"promotion_settings": PromotionSettings()})
