@@ -225,6 +225,8 @@ def _real_session(open_, close, volume, half, stale, feat, s, e, theta, shares, 
         if j > n - 2 - k:
             if sig != 0.0:
                 st[R_NO_NEXT] += 1.0
+            else:
+                st[R_BELOW] += 1.0
             continue
         if sig == 0.0:
             st[R_BELOW] += 1.0

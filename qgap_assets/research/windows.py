@@ -53,7 +53,7 @@ def window_dates(day_stats: pd.DataFrame, window: str) -> np.ndarray:
     k = max(1, math.ceil(WINDOW_SHARE * len(day_stats)))
     ranked = day_stats.reset_index().sort_values([column, "date"], ascending=[ascending, True],
                                                  kind="stable")
-    return np.sort(ranked["date"].to_numpy()[:k])
+    return np.sort(ranked["date"].to_numpy()[:k]).astype("datetime64[D]")
 
 
 def rule_text(window: str) -> str:
