@@ -323,6 +323,7 @@ def run_cycle(cfg: CycleConfig, bars_path: str | None, ledger: Ledger, home: Pat
     contract = feature_contract(cfg)
     prepared = prepare(market.session_bars, contract, market)
     ev = run_evaluation(market, prepared, cfg)
+    lane.feature_parity(prepared.layout, prepared.features, run_lane(market, contract, ev, cfg))
     repro = reproduce(store, market.dataset_ref, cfg, {
         "dataset_hash": market.dataset_hash, "feature_contract_hash": contract.hash(),
         "result_hash": ev.result_hash, "code_hash": code_hash()})

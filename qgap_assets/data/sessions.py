@@ -55,6 +55,8 @@ def filter_regular_sessions(bars: pd.DataFrame, calendar: str = "XNYS") -> Sessi
         inside = (days[pos] == local_date) & (ts_ns >= opens[pos]) & (ts_ns < closes[pos])
     else:  # no session at all in the range (e.g. only a holiday)
         inside = np.zeros(ts_ns.shape[0], dtype=bool)
+    if inside.all():
+        return SessionFilterResult(bars, 0)  # nothing to drop: no copy of a large frame
     kept = bars.loc[inside].reset_index(drop=True)
     return SessionFilterResult(kept, int((~inside).sum()))
 

@@ -29,7 +29,6 @@ def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
 
 # -- IO: large values travel as small references ------------------------------------------------
 _IN_PROCESS: dict[tuple[str, tuple[str, ...]], Any] = {}
-_IN_PROCESS_MAX = 8
 
 
 class CycleIOManager(dg.IOManager):
@@ -56,9 +55,9 @@ class CycleIOManager(dg.IOManager):
         else:
             payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         path.write_bytes(payload)
+        for stale in [k for k in _IN_PROCESS if k[0] != context.run_id]:
+            del _IN_PROCESS[stale]  # an earlier run's frames: never hold two datasets at once
         _IN_PROCESS[(context.run_id, key)] = obj
-        while len(_IN_PROCESS) > _IN_PROCESS_MAX:
-            _IN_PROCESS.pop(next(iter(_IN_PROCESS)))
 
     def load_input(self, context: dg.InputContext) -> Any:
         key = tuple(context.upstream_output.asset_key.path)  # type: ignore[union-attr]

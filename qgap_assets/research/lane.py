@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from qgap_assets.data.sessions import SessionLayout, build_layout
+from qgap_assets.data.sessions import NEW_YORK, SessionLayout, build_layout
 from qgap_assets.research.backtest import Params
 from qgap_assets.research.execution_model import ExecutionModel, kernel_inputs, run_one
 from qgap_assets.research.features import FeatureContract, FeatureSet, compute_features
@@ -34,9 +34,17 @@ class LaneResult:
 
 def latest_sessions(session_bars: pd.DataFrame, n_sessions: int = 1) -> pd.DataFrame:
     """The bars of the last ``n_sessions`` New York session dates."""
-    day = session_bars["timestamp"].dt.tz_convert("America/New_York").dt.date
-    keep = np.sort(day.unique())[-n_sessions:]
-    return session_bars[day.isin(keep)].reset_index(drop=True)
+    ts = session_bars["timestamp"]
+    if ts.empty:
+        return session_bars
+    last_day = ts.max().tz_convert(NEW_YORK).normalize()
+    cut = last_day
+    for _ in range(n_sessions - 1):  # step back over earlier session dates present in the data
+        earlier = ts[ts < cut]
+        if earlier.empty:
+            break
+        cut = earlier.max().tz_convert(NEW_YORK).normalize()
+    return session_bars[(ts >= cut).to_numpy()].reset_index(drop=True)
 
 
 def run_lane(session_bars: pd.DataFrame, contract: FeatureContract, params: Params,
@@ -80,18 +88,31 @@ class ParityResult:
                 "first_mismatches": list(self.first_mismatches)}
 
 
-def _keys(layout: SessionLayout) -> pd.MultiIndex:
-    sym = np.repeat(layout.session_symbol, np.diff(layout.offsets))
-    return pd.MultiIndex.from_arrays([sym, layout.timestamp_ns])
+def _aligned(eval_layout: SessionLayout, lane: LaneResult) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions in the evaluation layout of every lane bar (-1 where the evaluation has no
+    such (symbol, timestamp)), matched session by session (no index over every bar)."""
+    e_keys = pd.MultiIndex.from_arrays([eval_layout.session_symbol, eval_layout.session_date])
+    l_keys = pd.MultiIndex.from_arrays([lane.layout.session_symbol, lane.layout.session_date])
+    where = e_keys.get_indexer(l_keys)
+    pos = np.full(lane.layout.n_bars, -1, dtype=np.int64)
+    for k, ek in enumerate(where):
+        ls, le = lane.layout.offsets[k], lane.layout.offsets[k + 1]
+        if ek < 0:
+            continue
+        es, ee = eval_layout.offsets[ek], eval_layout.offsets[ek + 1]
+        found = np.searchsorted(eval_layout.timestamp_ns[es:ee], lane.layout.timestamp_ns[ls:le])
+        found = np.minimum(found, max(ee - es - 1, 0))
+        ok = eval_layout.timestamp_ns[es + found] == lane.layout.timestamp_ns[ls:le]
+        pos[ls:le] = np.where(ok, es + found, -1)
+    return pos, pos >= 0
 
 
 def feature_parity(eval_layout: SessionLayout, eval_features: FeatureSet, lane: LaneResult
                    ) -> ParityResult:
     """Bitwise equality of every feature on every bar both ways saw (NaN == NaN by bits)."""
     hashes = (eval_features.contract_hash, lane.contract_hash)
-    ekeys, lkeys = _keys(eval_layout), _keys(lane.layout)
-    pos = ekeys.get_indexer(lkeys)
-    found = pos >= 0
+    pos, found = _aligned(eval_layout, lane)
+    lane_symbol = np.repeat(lane.layout.session_symbol, np.diff(lane.layout.offsets))
     mismatches: list[dict[str, object]] = []
     bad = 0
     same_shape = eval_features.lookbacks == lane.features.lookbacks
@@ -100,13 +121,14 @@ def feature_parity(eval_layout: SessionLayout, eval_features: FeatureSet, lane: 
         b = lane.features.values[:, found]
         diff = a.view(np.int64) != b.view(np.int64)
         bad = int(diff.sum())
+        rows = np.flatnonzero(found)
         for r, c in zip(*np.nonzero(diff)):
             if len(mismatches) >= 5:
                 break
-            key = lkeys[np.flatnonzero(found)[c]]
-            mismatches.append({"feature": f"mom_{lane.features.lookbacks[r]}", "symbol": str(key[0]),
-                               "timestamp_ns": int(key[1]), "evaluation": float(a[r, c]),
-                               "lane": float(b[r, c])})
+            mismatches.append({"feature": f"mom_{lane.features.lookbacks[r]}",
+                               "symbol": str(lane_symbol[rows[c]]),
+                               "timestamp_ns": int(lane.layout.timestamp_ns[rows[c]]),
+                               "evaluation": float(a[r, c]), "lane": float(b[r, c])})
     else:
         bad = int(found.sum()) * max(len(lane.features.lookbacks), 1)
         mismatches.append({"feature": "columns", "evaluation": list(eval_features.lookbacks),

@@ -177,3 +177,19 @@ def test_model_hash_is_stable_and_changes_with_any_assumption() -> None:
     assert a.hash() != ExecutionModel(latency_bars=1).hash()
     with pytest.raises(ValueError):
         ExecutionModel(slippage_buckets=((0.05, 1.0), (0.01, 0.0)))
+
+
+def test_worked_example_of_docs_evaluation_md() -> None:
+    """The worked example in docs/evaluation.md, number for number."""
+    bars = _bars(volume=[1e6, 1e6, 300.0, 500.0, 1e6])
+    rec, st = _run(bars, order_shares=100, spread_bps=10.0,
+                   slippage_buckets=((0.01, 0.0), (0.05, 0.5)), slippage_above_bps=2.0,
+                   participation_cap=0.1, time_in_force="day", fee_bps=1.0)
+    assert list(rec.fills["qty"]) == [30.0, 50.0, 20.0, -100.0]
+    assert list(rec.fills["price"]) == pytest.approx([11.0077, 11.50805, 12.006, 10.49475],
+                                                     abs=1e-12)
+    assert st[kernels.R_FEES] == pytest.approx(0.2195229, abs=1e-7)
+    assert st[kernels.R_PNL] == pytest.approx(-96.4980229, abs=1e-7)
+    assert (st[kernels.R_WARMUP], st[kernels.R_BELOW], st[kernels.R_SIGNALS],
+            st[kernels.R_DECISIONS], st[kernels.R_ORDERS], st[kernels.R_FULL],
+            st[kernels.R_PARTIAL], st[kernels.R_CAPPED]) == (1, 3, 1, 1, 2, 2, 2, 2)
