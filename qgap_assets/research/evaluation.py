@@ -194,8 +194,10 @@ def evaluate(layout: SessionLayout, features: FeatureSet, contract: FeatureContr
     rows = np.array([features.lookbacks.index(p.lookback) for p in params], dtype=np.int64)
     thetas = np.array([p.threshold for p in params], dtype=np.float64)
 
-    def simulate(sc: Scenario) -> GridStats:
-        return GridStats(params, grid_stats(layout, features.values, rows, thetas, model, inputs, sc))
+    def simulate(sc: Scenario, only: list[int] | None = None) -> GridStats:
+        sel = np.arange(len(params)) if only is None else np.asarray(only, dtype=np.int64)
+        return GridStats(tuple(params[p] for p in sel),
+                         grid_stats(layout, features.values, rows[sel], thetas[sel], model, inputs, sc))
 
     dates = layout.dates()
     folds = make_folds(dates.shape[0], cfg.walk_forward)
@@ -227,20 +229,25 @@ def evaluate(layout: SessionLayout, features: FeatureSet, contract: FeatureContr
 
     oos_pos = np.concatenate([f.test for f in folds])
     oos_pnl = _track(daily, folds, choices)
-    bar_symbol = np.repeat(layout.session_symbol, session_bars)
-    mean_close = pd.Series(layout.close).groupby(bar_symbol).mean()
-    capital = float(mean_close.sum()) * model.order_shares
+    _, sym_of_session = np.unique(layout.session_symbol, return_inverse=True)
+    sym_of_bar = np.repeat(sym_of_session, session_bars)
+    close_sum = np.bincount(sym_of_bar, weights=layout.close)
+    capital = float((close_sum / np.bincount(sym_of_bar)).sum()) * model.order_shares
+
+    # Stress re-scores the same per-fold choices: only the chosen grid points are re-simulated.
+    chosen = sorted(set(choices))
+    local = [chosen.index(p) for p in choices]
 
     def oos_fills(g: GridStats) -> int:
         return int(sum(g.stats[p][_session_mask(layout, dates, f.test)][:, kernels.R_FILLS].sum()
-                       for f, p in zip(folds, choices)))
+                       for f, p in zip(folds, local)))
 
     stress = [_stress("base", oos_pnl, int(funnel_total[kernels.R_FILLS]),
                       {"execution_model_hash": model.hash()})]
     for sc in SIMULATED_SCENARIOS:
-        g = simulate(sc)
+        g = simulate(sc, chosen)
         stress.append(_stress(sc.name, _track(g.daily(layout, kernels.R_PNL).to_numpy(), folds,
-                                              choices), oos_fills(g),
+                                              local), oos_fills(g),
                               {"cost_mult": sc.cost_mult, "spread_mult": sc.spread_mult,
                                "extra_latency_bars": sc.extra_latency}))
     stress.extend(_subset_stress(layout, grid, dates, oos_pos, oos_pnl, folds, choices))
@@ -250,8 +257,10 @@ def evaluate(layout: SessionLayout, features: FeatureSet, contract: FeatureContr
     candidate = params[cand_idx]
     trials = tuple(Trial(params[p], _per_period_sharpe(daily[:, p]), int(dates.shape[0]))
                    for p in range(len(params)))
-    cand_daily = np.stack([grid.daily(layout, c).to_numpy()[:, cand_idx]
-                           for c in range(kernels.N_RSTATS)], axis=1)
+    _, day_of_session = np.unique(layout.session_date, return_inverse=True)
+    cand_daily = np.stack([np.bincount(day_of_session, weights=grid.stats[cand_idx, :, c],
+                                       minlength=dates.shape[0]) for c in range(kernels.N_RSTATS)],
+                          axis=1)
     funnel = funnel_counts(funnel_total, n_test_bars, outside_session)
     oos_dates = tuple(str(d) for d in dates[oos_pos])
     content = {
