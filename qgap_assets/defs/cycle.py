@@ -30,17 +30,20 @@ def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
 # -- IO: large values travel as small references ------------------------------------------------
 
 
+# Values of the current run, by (run id, asset key): the manager object is rebuilt per step.
+_IN_PROCESS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
 class CycleIOManager(dg.IOManager):
     """Stores market bars and features as small JSON references to the content-addressed dataset
     artifact (rebuilt, hash-checked, when another run or process loads them) and keeps the value
-    itself in memory for the steps of the same run in this process (the manager lives for one
-    run, so its frames are released when the run ends); anything else is pickled
+    itself in memory for the steps of the same run in this process (only the latest run's:
+    a new run's first output releases the previous run's frames); anything else is pickled
     like the default IO manager. Pickling multi-million-row frames between steps was most of
     Dagster's overhead over calling the core directly."""
 
     def __init__(self, base_dir: str | None) -> None:
         self.base_dir = base_dir
-        self._in_process: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def _path(self, key: tuple[str, ...], base: str) -> Path:
         return Path(self.base_dir or base) / "qgap_refs" / Path(*key)
@@ -56,11 +59,13 @@ class CycleIOManager(dg.IOManager):
         else:
             payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         path.write_bytes(payload)
-        self._in_process[(context.run_id, key)] = obj
+        for stale in [k for k in _IN_PROCESS if k[0] != context.run_id]:
+            del _IN_PROCESS[stale]  # an earlier run's frames: never hold two datasets at once
+        _IN_PROCESS[(context.run_id, key)] = obj
 
     def load_input(self, context: dg.InputContext) -> Any:
         key = tuple(context.upstream_output.asset_key.path)  # type: ignore[union-attr]
-        hit = self._in_process.get((context.step_context.run_id, key))
+        hit = _IN_PROCESS.get((context.step_context.run_id, key))
         if hit is not None:
             return hit
         payload = self._path(key, context.instance.storage_directory()).read_bytes()

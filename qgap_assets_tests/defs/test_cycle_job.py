@@ -51,6 +51,16 @@ def test_promote_path_writes_ledger_and_manifest(tmp_path: Path, db_url: str) ->
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks == {"data_sufficiency": True, "reproducibility": True, "feature_parity": True}
+    reasons = {"below_threshold", "hysteresis_hold", "no_next_bar", "outside_session", "data_stale",
+               "participation_cap", "ioc_cancelled", "session_end_cancel", "risk_block"}
+    assert reasons | {"bars", "signals", "decisions", "orders", "fills", "trades"} <= set(outcome.funnel)
+    run = ledger.runs()[0]
+    model = small_config().execution_model()
+    assert run["execution_model_version"] == model.version == "realistic-v1"
+    assert run["execution_model_hash"] == model.hash()
+    stress = {r["scenario"] for r in ledger.run(run["run_id"])["stress"]}
+    assert stress >= {"cost_x2", "cost_x3", "spread_x2", "latency_plus_1", "latency_plus_2",
+                      "drop_best_5pct_days", "high_vol_half", "low_vol_half"}
 
 
 def test_blocking_check_denies_records_attempt_and_blocks_manifest(tmp_path: Path, db_url: str) -> None:
