@@ -160,11 +160,9 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     if not rows:
         print("no promotion decisions recorded")
         return 0
-    cols = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print("  ".join(c.ljust(widths[c]) for c in cols))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+    from qgap_assets.cli import _print_table
+
+    _print_table(rows, list(rows[0]))
     return 0
 
 

@@ -22,8 +22,9 @@ from qgap_assets.promotion.window import candidate_key, evidence_streak, with_pu
 from qgap_assets_tests.promotion.support import tiny_config
 
 
-def _evidence(home: Path, edge: float):  # type: ignore[no-untyped-def]
-    cfg = tiny_config(edge=edge)
+def _evidence(home: Path, edge: float, cfg=None):  # type: ignore[no-untyped-def]
+    """Market, contract, evaluation and reproducibility replay of one tiny cycle."""
+    cfg = cfg or tiny_config(edge=edge)
     store = core.artifact_store(home)
     market = core.load_market(cfg, None, store)
     contract = core.feature_contract(cfg)
@@ -123,13 +124,7 @@ def test_window_streak_from_the_ledger(engine: Engine, tmp_path: Path) -> None:
     holds one passing cycle, and the second cycle on the same evidence is promoted."""
     cfg = tiny_config(gates=GatePolicy(min_cycles=2))
     ledger = Ledger(engine)
-    store = core.artifact_store(tmp_path)
-    market = core.load_market(cfg, None, store)
-    contract = core.feature_contract(cfg)
-    ev = core.run_evaluation(market, core.prepare(market.session_bars, contract), cfg)
-    repro = core.reproduce(store, market.dataset_ref, cfg, {
-        "dataset_hash": market.dataset_hash, "feature_contract_hash": contract.hash(),
-        "result_hash": ev.result_hash, "code_hash": code_hash()})
+    _, market, contract, ev, repro, _ = _evidence(tmp_path, 3.0, cfg)
 
     def attempt() -> core.CycleOutcome:
         ctx = with_publication_window(core.ledger_context(ledger, cfg.grid.strategy, ev), engine,
