@@ -8,8 +8,8 @@ Glue only (core: ``qgap_assets.promotion.service``):
 * ``paper_canary`` asset - one canary run for every candidate in ``paper`` (and one live-ramp run
   for every candidate in ``live``), through the simulated broker or, when
   ``PromotionSettings.routing_policy_file`` is set, through the execution Router;
-* ``new_manifest_sensor`` starts ``promotion_lifecycle_job`` when a manifest appears in the
-  ledger; ``canary_paper_runs`` schedules ``paper_canary_job`` after each close.
+* ``new_manifest_sensor`` starts ``promotion_lifecycle_job`` when a manifest (or any attempt
+  without a decision report) appears in the ledger; ``canary_paper_runs`` schedules ``paper_canary_job`` after each close.
 """
 
 from __future__ import annotations
@@ -127,16 +127,22 @@ canary_paper_runs = dg.ScheduleDefinition(
 
 
 @dg.sensor(job=promotion_lifecycle_job, minimum_interval_seconds=60,
-           description="Starts the canary job when a paper-candidate manifest appears in the ledger.")
+           description="Starts the lifecycle job (decision report; canary start on a grant) when "
+                       "a promotion attempt or paper-candidate manifest appears in the ledger.")
 def new_manifest_sensor(context: dg.SensorEvaluationContext, ledger: LedgerResource) -> dg.SensorResult:
+    engine = ledger.ledger().engine
+    pending = service.pending_attempts(engine)
     cursor = context.cursor or ""
-    new = sorted((m for m in ledger.ledger().manifests() if m["created_at"] > cursor),
-                 key=lambda m: m["created_at"])
-    if not new:
-        return dg.SensorResult(skip_reason="no new paper-candidate manifest")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"manifest:{m['manifest_sha256']}",
-                                                       tags={"qgap/manifest": m["manifest_sha256"][:16]})
-                                         for m in new], cursor=new[-1]["created_at"])
+    manifests = sorted((m for m in ledger.ledger().manifests() if m["created_at"] > cursor),
+                       key=lambda m: m["created_at"])
+    if not pending and not manifests:
+        return dg.SensorResult(skip_reason="no new promotion attempt or manifest")
+    requests = [dg.RunRequest(run_key=f"manifest:{m['manifest_sha256']}",
+                              tags={"qgap/manifest": m["manifest_sha256"][:16]}) for m in manifests]
+    if pending and not manifests:
+        requests.append(dg.RunRequest(run_key=f"attempt:{pending[-1]}"))
+    return dg.SensorResult(run_requests=requests,
+                           cursor=manifests[-1]["created_at"] if manifests else cursor)
 
 
 defs = dg.Definitions(assets=[promotion_lifecycle, paper_canary],

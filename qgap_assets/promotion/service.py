@@ -119,17 +119,22 @@ def record_attempt(engine: Engine, store: ArtifactStore, attempt_id: str) -> dic
     return row
 
 
-def sync_attempts(engine: Engine, store: ArtifactStore) -> list[dict[str, Any]]:
-    """Record every research attempt that has no decision report yet (oldest first)."""
+def pending_attempts(engine: Engine) -> list[str]:
+    """Research attempts that have no decision report yet, oldest first."""
     with engine.connect() as conn:
-        ids = [str(r[0]) for r in conn.execute(
+        return [str(r[0]) for r in conn.execute(
             select(research_promotion_attempts.c.attempt_id)
             .join(research_runs, research_runs.c.run_id == research_promotion_attempts.c.run_id)
             .outerjoin(promotion_decision_reports, promotion_decision_reports.c.attempt_id
                        == research_promotion_attempts.c.attempt_id)
             .where(promotion_decision_reports.c.attempt_id.is_(None))
             .order_by(research_runs.c.seq))]
-    return [r for r in (record_attempt(engine, store, i) for i in ids) if r is not None]
+
+
+def sync_attempts(engine: Engine, store: ArtifactStore) -> list[dict[str, Any]]:
+    """Record every research attempt that has no decision report yet (oldest first)."""
+    return [r for r in (record_attempt(engine, store, i) for i in pending_attempts(engine))
+            if r is not None]
 
 
 def decision_reports(engine: Engine, candidate: str | None = None,

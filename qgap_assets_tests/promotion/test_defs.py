@@ -39,9 +39,13 @@ def test_sensor_then_lifecycle_and_canary_assets(db_url: str, engine: Engine, tm
     ledger = LedgerResource(database_url=db_url, home=str(tmp_path))
     ctx = dg.build_sensor_context(resources={"ledger": ledger})
     assert new_manifest_sensor(ctx).skip_reason is not None
-    cycle(engine, tmp_path, tiny_config(edge=0.0))                  # a denial: no manifest
+    denied = cycle(engine, tmp_path, tiny_config(edge=0.0))          # a denial: no manifest
+    assert [r.run_key for r in new_manifest_sensor(ctx).run_requests] == [
+        f"attempt:{denied.attempt_id}"]
     out = cycle(engine, tmp_path)
-    requests = new_manifest_sensor(ctx).run_requests
+    res = new_manifest_sensor(ctx)
+    requests = res.run_requests
+    ctx.update_cursor(res.cursor)
     assert [r.run_key for r in requests] == [f"manifest:{sv_sha(engine, out.attempt_id)}"]
 
     result = _materialize(ledger, PromotionSettings())
@@ -49,6 +53,7 @@ def test_sensor_then_lifecycle_and_canary_assets(db_url: str, engine: Engine, tm
     meta = result.asset_materializations_for_node("promotion_lifecycle")[0].metadata
     assert meta["recorded_now"].value == 2 and "deny" in meta["decisions"].value
     assert sv.status(engine, out.candidate_key).state is lc.State.PAPER
+    assert new_manifest_sensor(ctx).skip_reason is not None          # all recorded, cursor moved
     runs = result.asset_materializations_for_node("paper_canary")[0].metadata["runs"].value
     assert "continue" in runs and "paper" in runs
 
