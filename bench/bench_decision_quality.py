@@ -34,19 +34,27 @@ def main() -> None:
     from qgap_assets.cycle import run_cycle
     from qgap_assets.ledger import db
     from qgap_assets.ledger.repository import Ledger
+    from qgap_assets.research.execution_model import ExecutionModel
 
     grid = StrategyGrid(lookbacks=LOOKBACKS, thresholds=THRESHOLDS)
     assert len(LOOKBACKS) * len(THRESHOLDS) == 27
     results: dict[str, list[bool]] = {}
     reasons: dict[str, Counter[str]] = {}
-    for market, edge in (("zero_edge", 0.0), ("planted_edge", args.edge)):
+    # the third market takes every cost away, so only the statistical gates stand between a
+    # random walk and a promotion (with costs, losing to them alone denies a random walk)
+    frictionless = {"grid": grid.model_copy(update={"cost_bps": 0.0}),
+                    "execution": ExecutionModel.frictionless(0.0)}
+    markets = (("zero_edge", 0.0, {}), ("planted_edge", args.edge, {}),
+               ("zero_edge_frictionless", 0.0, frictionless))
+    for market, edge, extra in markets:
         results[market], reasons[market] = [], Counter()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             home = Path(tempfile.mkdtemp(prefix="qgap-dq-"))
             url = f"sqlite:///{home / 'ledger.db'}"
             db.upgrade(url)
             engine = db.make_engine(url)
-            cfg = CycleConfig(synthetic=SyntheticMarket(seed=seed, edge=edge), grid=grid)
+            cfg = CycleConfig(**{"synthetic": SyntheticMarket(seed=seed, edge=edge), "grid": grid,
+                                 **extra})
             t0 = time.perf_counter()
             out = run_cycle(cfg, None, Ledger(engine), home)
             engine.dispose()

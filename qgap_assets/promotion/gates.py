@@ -3,7 +3,11 @@
 Every gate is a pure function of the evaluation, the policy and the ledger context, returns
 ``{name, passed, value, threshold, reason_code, details}`` and is ledgered whether it passed or
 not. ``REQUIRED`` lists the gates a promotion needs; data sufficiency and reproducibility are the
-integrity gates that also stand as blocking Dagster asset checks.
+integrity gates that also stand as blocking Dagster asset checks; ``MANDATORY`` are the gates no
+caller can waive. Fold stability, risk and the Sharpe-significance gate are made of sub-checks
+(:class:`Check`), each with its own threshold and reason code. The publication window comes last
+because it asks whether *all the other* evidence has held for long enough. Thresholds live in the
+versioned :class:`~qgap_assets.promotion.policy.GatePolicy`.
 """
 
 from __future__ import annotations
