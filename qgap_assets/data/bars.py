@@ -43,8 +43,6 @@ BARS_SCHEMA = pa.DataFrameSchema(
         pa.Check(lambda df: df["high"] >= np.maximum(df["open"], df["close"]),
                  name="high >= max(open, close)"),
     ],
-    unique=["symbol", "timestamp"],
-    report_duplicates="all",
     strict="filter",
     coerce=False,
     name="bars",
@@ -146,7 +144,30 @@ def validate_bars(frame: pd.DataFrame, source: str = "input") -> pd.DataFrame:
         BARS_SCHEMA.validate(out, lazy=True)
     except SchemaErrors as exc:
         _raise_named(out, exc, source)
-    return out.sort_values(["symbol", "timestamp"], kind="stable").reset_index(drop=True)
+    return _sorted_unique(out, source)
+
+
+def _sorted_unique(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Sort by (symbol, timestamp) and refuse duplicate pairs, naming every offending row.
+
+    One factorize + lexsort instead of a hash-based uniqueness check and a second sort: on
+    millions of rows this was the most expensive part of validation."""
+    codes, _ = pd.factorize(frame["symbol"], sort=True)
+    ts = frame["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+    order = np.lexsort((ts, codes))
+    c, t = codes[order], ts[order]
+    same = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    if same.any():
+        bad = np.zeros(order.shape[0], dtype=bool)
+        bad[1:] |= same
+        bad[:-1] |= same
+        rows = sorted(int(i) for i in frame.index[order[bad]])
+        raise InputValidationError(
+            f"bars from {source} failed validation:\n  column 'symbol, timestamp', rule 'unique "
+            f"(symbol, timestamp)': {len(rows)} offending row(s), first:\n" + _rows_text(frame, rows))
+    if np.all(order[1:] > order[:-1]):
+        return frame.reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
 
 
 def read_bars(path: str | Path) -> pd.DataFrame:
