@@ -23,6 +23,7 @@ from qgap_assets.defs.resources import LedgerResource
 from qgap_assets.promotion import canary as cn
 from qgap_assets.promotion import lifecycle as lc
 from qgap_assets.promotion import service
+from qgap_assets.promotion.cli import strategy_kill_check
 from qgap_assets.promotion.policy import GatePolicy, load_gate_policy
 
 GROUP = "promotion"
@@ -104,7 +105,8 @@ def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings) 
         if s.state not in (lc.State.PAPER, lc.State.LIVE):
             continue
         r = service.canary_run(engine, store, s.candidate_key, policy,
-                               broker=promotion_settings.broker(engine, s.candidate_key))
+                               broker=promotion_settings.broker(engine, s.candidate_key),
+                               kill_check=strategy_kill_check(engine))
         rows.append({"candidate": s.candidate_key[:16], "phase": r.phase, "session": r.session,
                      "clean": r.verdict.clean, "regressions": ", ".join(
                          x.value for x in r.verdict.regressions) or "-", "action": r.action,

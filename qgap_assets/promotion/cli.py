@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -34,6 +35,20 @@ def _policy(path: str | None):  # type: ignore[no-untyped-def]
     from qgap_assets.promotion.policy import GatePolicy, load_gate_policy
 
     return load_gate_policy(path) if path else GatePolicy()
+
+
+def strategy_kill_check(engine: Engine) -> Callable[[str], str | None]:
+    """``kill_check`` for live runs: the execution kill switch (global, account ``default`` or
+    strategy level) that covers the strategy, as a reason; symbol-level switches only block
+    their symbol's orders and do not drop the strategy back. Lives here, at the top layer,
+    because the promotion core does not import execution."""
+    from qgap_assets.execution import blocking_kill
+
+    def check(strategy: str) -> str | None:
+        kill = blocking_kill(engine, account="default", strategy=strategy, symbol="")
+        return None if kill is None else f"{kill.level} kill switch {kill.scope_key}: {kill.reason}"
+
+    return check
 
 
 # -- promote ---------------------------------------------------------------------------------------
@@ -87,7 +102,7 @@ def cmd_promote_canary(args: argparse.Namespace) -> int:
     runs = args.runs or policy.lifecycle.canary_runs
     results = []
     for _ in range(runs):
-        r = service.canary_run(engine, store, key, policy)
+        r = service.canary_run(engine, store, key, policy, kill_check=strategy_kill_check(engine))
         results.append({"run": r.seq, "phase": r.phase, "session": r.session,
                         "clean": r.verdict.clean,
                         "regressions": [x.value for x in r.verdict.regressions],

@@ -11,7 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from qgap_assets.config import StrategyGrid
+from qgap_assets.execution import set_kill
 from qgap_assets.promotion import canary as cn
+from qgap_assets.promotion.cli import strategy_kill_check
 from qgap_assets.promotion import lifecycle as lc
 from qgap_assets.promotion import service as sv
 from qgap_assets.promotion.manifest import read_manifest
@@ -73,8 +75,12 @@ def test_cycle_to_live_with_approvals_and_ramp(engine: Engine, tmp_path: Path) -
     assert ramp.phase == "live" and ramp.action == "ramp_advanced" and ramp.capital_fraction == 0.25
     assert sv.status(engine, key).ramp_stage_index == 1
 
-    with pytest.raises(sv.PromotionRefused, match="kill_switch"):
-        sv.canary_run(engine, store(tmp_path), key, FAST, kill_check=lambda s: "global kill")
+    check = strategy_kill_check(engine)
+    set_kill(engine, "symbol", "SYN000", "one symbol only", "ops")
+    assert check("intraday-tsmom") is None                 # a symbol switch does not drop back
+    set_kill(engine, "strategy", "intraday-tsmom", "desk halt", "ops")
+    with pytest.raises(sv.PromotionRefused, match="kill_switch: strategy kill switch"):
+        sv.canary_run(engine, store(tmp_path), key, FAST, kill_check=check)
     assert sv.status(engine, key).state is lc.State.PAPER
     kinds = [(e["kind"], e["ok"]) for e in sv.events(engine, key)]
     assert kinds == [("promote", True), ("start_canary", True), ("canary_passed", True),
