@@ -82,3 +82,15 @@ def test_window_rule_takes_the_top_or_bottom_quarter() -> None:
     assert [str(d) for d in window_dates(stats, "choppy")] == ["2024-01-01", "2024-01-05"]
     with pytest.raises(KeyError):
         window_dates(stats, "sideways")
+
+
+def test_explain_funnel_names_the_blocking_counter() -> None:
+    from qgap_assets.research.evaluation import explain_funnel
+
+    note = explain_funnel({"bars": 10, "signals": 4, "hysteresis_hold": 1, "risk_block": 3,
+                           "decisions": 0, "fills": 0})
+    assert "zero decisions" in note and "risk_block=3" in note and "hysteresis_hold=1" in note
+    note = explain_funnel({"bars": 10, "signals": 4, "decisions": 2, "fills": 0,
+                           "ioc_cancelled": 2, "session_end_cancel": 0, "participation_cap": 2})
+    assert "zero fills" in note and "ioc_cancelled=2" in note
+    assert explain_funnel({"bars": 10, "signals": 4, "decisions": 2, "fills": 3}) == ""

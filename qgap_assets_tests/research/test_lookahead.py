@@ -36,7 +36,7 @@ def _features(bars: pd.DataFrame, lookback: int, lag: int) -> pd.DataFrame:
                          "timestamp": layout.timestamp_ns, "value": values.column(lookback)})
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(cut=st.integers(min_value=50, max_value=len(TS) - 1), lookback=st.sampled_from([1, 5, 15]),
        lag=st.integers(0, 2), k=st.integers(0, 2), tif=st.sampled_from(["day", "ioc"]))
 def test_truncation_leaves_every_earlier_decision_and_fill_unchanged(cut: int, lookback: int,
@@ -50,10 +50,12 @@ def test_truncation_leaves_every_earlier_decision_and_fill_unchanged(cut: int, l
                                   cut_x.reset_index(drop=True))
     full_d, full_f = _events(BARS, lookback, lag, k, tif)
     cut_d, cut_f = _events(BARS[BARS["timestamp"] < end], lookback, lag, k, tif)
-    # Truncation ends the current session early: decisions need k+1 later bars to reach the
-    # market, and the new last bar gets a flatten. Everything before that horizon is final.
+    # Truncation ends the current session early: a decision needs k+1 later bars to reach the
+    # market, so the last k+1 decision points of the cut session are dropped (and with them the
+    # replacement of a working day order), and the new last bar gets a flatten. That is the
+    # session end moving, not look-ahead; everything up to that horizon must be identical.
     horizon_d = end.value - (k + 2) * MINUTE
-    horizon_f = end.value - 2 * MINUTE
+    horizon_f = horizon_d
     session_day = end.tz_convert("America/New_York").date()
 
     def before(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
