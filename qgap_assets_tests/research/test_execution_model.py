@@ -193,3 +193,20 @@ def test_worked_example_of_docs_evaluation_md() -> None:
     assert (st[kernels.R_WARMUP], st[kernels.R_BELOW], st[kernels.R_SIGNALS],
             st[kernels.R_DECISIONS], st[kernels.R_ORDERS], st[kernels.R_FULL],
             st[kernels.R_PARTIAL], st[kernels.R_CAPPED]) == (1, 3, 1, 1, 2, 2, 2, 2)
+
+
+def test_execution_section_of_the_cycle_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from qgap_assets.config import load_config
+    from qgap_assets.errors import ConfigError
+
+    path = tmp_path / "cycle.yaml"
+    path.write_text("grid:\n  cost_bps: 2.0\nexecution:\n  time_in_force: ioc\n  latency_bars: 1\n"
+                    "  slippage_buckets: [[0.02, 1.0]]\n")
+    cfg = load_config(path)
+    model = cfg.execution_model()
+    assert (model.time_in_force, model.latency_bars, model.fee_bps) == ("ioc", 1, 2.0)
+    assert model.slippage_buckets == ((0.02, 1.0),)
+    assert cfg.hash() != load_config(None).hash()
+    path.write_text("execution:\n  latency: 1\n")
+    with pytest.raises(ConfigError, match="execution.latency"):
+        load_config(path)
