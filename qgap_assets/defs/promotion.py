@@ -90,9 +90,14 @@ def promotion_lifecycle(ledger: LedgerResource) -> dg.MaterializeResult:
                   "reasons": ", ".join(r["reasons"]) or "-", "policy": r["gate_policy_version"],
                   "artifact": r["artifact_kind"], "sha256": r["artifact_sha256"][:16]}
                  for r in service.decision_reports(engine)[-20:]]
+    reports = service.decision_reports(engine)
+    latest = ledger.ledger().run(reports[-1]["run_id"]) if reports else None
+    gates = [{k: g[k] for k in ("name", "passed", "value", "threshold", "reason_code")}
+             for g in sorted(latest["gates"], key=lambda g: g["gate_order"])] if latest else []
     return dg.MaterializeResult(metadata={
         "recorded_now": len(recorded), "canaries_started": started,
-        "decisions": _md(decisions), "lifecycle": _md(lifecycle_table(engine))})
+        "decisions": _md(decisions), "latest_gates": _md(gates),
+        "lifecycle": _md(lifecycle_table(engine))})
 
 
 @dg.asset(group_name=GROUP, deps=[promotion_lifecycle])

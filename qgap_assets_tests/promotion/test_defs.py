@@ -52,6 +52,7 @@ def test_sensor_then_lifecycle_and_canary_assets(db_url: str, engine: Engine, tm
     assert result.success
     meta = result.asset_materializations_for_node("promotion_lifecycle")[0].metadata
     assert meta["recorded_now"].value == 2 and "deny" in meta["decisions"].value
+    assert "publication_window" in meta["latest_gates"].value and "paper" in meta["lifecycle"].value
     assert sv.status(engine, out.candidate_key).state is lc.State.PAPER
     assert new_manifest_sensor(ctx).skip_reason is not None          # all recorded, cursor moved
     runs = result.asset_materializations_for_node("paper_canary")[0].metadata["runs"].value
