@@ -24,19 +24,33 @@ if TYPE_CHECKING:  # the cycle module imports this one
     from qgap_assets.cycle import CycleOutcome
 
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+DENIAL_SCHEMA_PATH = Path(__file__).with_name("denial_report.schema.json")
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _schema(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def manifest_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _schema(SCHEMA_PATH)
+
+
+def _validate(doc: dict[str, Any], schema_path: Path, what: str) -> None:
+    try:
+        jsonschema.validate(doc, _schema(schema_path))
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise InputValidationError(f"{what} violates schema at {where}: {exc.message}") from exc
 
 
 def validate_manifest(manifest: dict[str, Any]) -> None:
-    try:
-        jsonschema.validate(manifest, manifest_schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        raise InputValidationError(f"manifest violates schema at {where}: {exc.message}") from exc
+    _validate(manifest, SCHEMA_PATH, "manifest")
+
+
+def validate_denial_report(report: dict[str, Any]) -> None:
+    """Denial reports have their own versioned schema (``denial_report.schema.json``)."""
+    _validate(report, DENIAL_SCHEMA_PATH, "denial report")
 
 
 def build_manifest(outcome: CycleOutcome, cfg: CycleConfig, dataset_ref: str) -> dict[str, Any]:

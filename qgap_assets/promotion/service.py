@@ -35,7 +35,7 @@ from qgap_assets.ledger.repository import Ledger
 from qgap_assets.ledger.schema import research_promotion_attempts, research_runs
 from qgap_assets.promotion import canary as cn
 from qgap_assets.promotion import lifecycle as lc
-from qgap_assets.promotion.manifest import read_manifest
+from qgap_assets.promotion.manifest import read_manifest, validate_denial_report
 from qgap_assets.promotion.policy import GatePolicy
 from qgap_assets.promotion.records import (promotion_approvals, promotion_canary_runs,
                                            promotion_decision_reports, promotion_lifecycle_events)
@@ -99,7 +99,9 @@ def record_attempt(engine: Engine, store: ArtifactStore, attempt_id: str) -> dic
             return None
         kind, sha, path = "manifest", rows[0]["manifest_sha256"], rows[0]["path"]
     else:
-        p = store.put_json(denial_report(run, attempt))
+        report = json.loads(canonical_json(denial_report(run, attempt)))
+        validate_denial_report(report)
+        p = store.put_json(report)
         kind, sha, path = "denial_report", p.stem, str(p)
     row = {"attempt_id": attempt_id, "run_id": run["run_id"],
            "candidate_key": attempt["candidate_key"], "strategy": run["strategy"],

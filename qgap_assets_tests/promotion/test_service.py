@@ -11,12 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from qgap_assets.config import StrategyGrid
+from qgap_assets.errors import InputValidationError
 from qgap_assets.execution import set_kill
 from qgap_assets.promotion import canary as cn
-from qgap_assets.promotion.cli import strategy_kill_check
 from qgap_assets.promotion import lifecycle as lc
 from qgap_assets.promotion import service as sv
-from qgap_assets.promotion.manifest import read_manifest
+from qgap_assets.promotion.cli import strategy_kill_check
+from qgap_assets.promotion.manifest import read_manifest, validate_denial_report
 from qgap_assets.promotion.policy import GatePolicy, LifecyclePolicy
 from qgap_assets.promotion.records import PROMOTION_TABLES
 from qgap_assets_tests.promotion.support import cycle, store, tiny_config
@@ -40,6 +41,9 @@ def test_denial_writes_a_report_in_db_and_artifact_store(engine: Engine, tmp_pat
     path = Path(report["artifact_path"])
     assert path.stem == report["artifact_sha256"] and store(tmp_path).verify(path)
     body = json.loads(path.read_text())
+    validate_denial_report(body)
+    with pytest.raises(InputValidationError, match="denial report violates schema at reasons"):
+        validate_denial_report({**body, "reasons": []})
     assert body["reasons"] == list(out.reasons) and body["ledger"]["attempt_id"] == out.attempt_id
     assert [g["name"] for g in body["gates"]] == [g.name for g in out.gates]
     assert body["gate_policy"]["hash"] == report["gate_policy_hash"]
