@@ -51,7 +51,7 @@ def generate_bars(symbols: int = 20, days: int = 60, seed: int = 7, edge: float 
 
     names = np.array([f"SYN{i:03d}" for i in range(symbols)])
     frame = pd.DataFrame({
-        "timestamp": pd.to_datetime(np.tile(ts_one, symbols), utc=True).astype("datetime64[ns, UTC]"),
+        "timestamp": pd.DatetimeIndex(np.tile(ts_one, symbols).view("datetime64[ns]")).tz_localize("UTC"),
         "symbol": np.repeat(names, n_min),
         "open": np.round(open_.ravel(), 4),
         "high": np.round(high.ravel(), 4),

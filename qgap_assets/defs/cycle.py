@@ -38,7 +38,8 @@ class CycleIOManager(dg.IOManager):
     """Stores market bars and features as small JSON references to the content-addressed dataset
     artifact (rebuilt, hash-checked, when another run or process loads them) and keeps the value
     itself in memory for the steps of the same run in this process (only the latest run's:
-    a new run's first output releases the previous run's frames); anything else is pickled
+    a new run releases the previous run's frames when it first builds the manager); anything
+    else is pickled
     like the default IO manager. Pickling multi-million-row frames between steps was most of
     Dagster's overhead over calling the core directly."""
 
@@ -59,8 +60,6 @@ class CycleIOManager(dg.IOManager):
         else:
             payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         path.write_bytes(payload)
-        for stale in [k for k in _IN_PROCESS if k[0] != context.run_id]:
-            del _IN_PROCESS[stale]  # an earlier run's frames: never hold two datasets at once
         _IN_PROCESS[(context.run_id, key)] = obj
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -78,6 +77,9 @@ class CycleIOManager(dg.IOManager):
 
 @dg.io_manager(config_schema={"base_dir": dg.Field(str, is_required=False)})
 def cycle_io_manager(init_context: dg.InitResourceContext) -> CycleIOManager:
+    # A new run releases the previous run's frames before its first step allocates new ones.
+    for stale in [k for k in _IN_PROCESS if k[0] != init_context.run_id]:
+        del _IN_PROCESS[stale]
     return CycleIOManager(init_context.resource_config.get("base_dir"))
 
 
