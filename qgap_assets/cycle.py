@@ -28,6 +28,7 @@ from qgap_assets.ledger.repository import AppendResult, CycleRecord, Ledger
 from qgap_assets.promotion.decision import Decision, decide
 from qgap_assets.promotion.gates import (GateResult, LedgerContext, ReproducibilityResult,
                                          evaluate_gates)
+from qgap_assets.promotion.window import candidate_key, with_publication_window
 from qgap_assets.promotion.manifest import build_manifest, write_manifest
 from qgap_assets.research import kernels, lane, windows
 from qgap_assets.research.metrics import max_drawdown, sharpe_annualised
@@ -210,11 +211,9 @@ def ledger_context(ledger: Ledger, strategy: str, ev: Evaluation) -> LedgerConte
     current = {hash_obj(t.params.as_dict()) for t in ev.trials}
     sharpes = tuple(ledger.trial_sharpes(strategy, ev.contract_hash)) + tuple(
         t.sharpe_per_period for t in ev.trials)
-    return LedgerContext(len(prior | current), sharpes)
-
-
-def candidate_key(strategy: str, contract_hash: str, params: dict[str, Any]) -> str:
-    return hash_obj({"strategy": strategy, "feature_contract_hash": contract_hash, "params": params})
+    # The publication window: how long this candidate's passing evidence has stood in the ledger.
+    return with_publication_window(LedgerContext(len(prior | current), sharpes), ledger.engine,
+                                   strategy, ev.contract_hash, ev.params.as_dict())
 
 
 def build_record(*, run_id: str, dagster_run_id: str | None, cfg: CycleConfig, market: MarketData,

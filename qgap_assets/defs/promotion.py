@@ -14,11 +14,15 @@ Glue only (core: ``qgap_assets.promotion.service``):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from qgap_assets.advisory.models import CandidateEvidence, ControlState, PaperRun, TradingIntent
+from qgap_assets.advisory.service import AdvisoryService
+from qgap_assets.defs.advisory import AdvisorResource
 from qgap_assets.defs.resources import LedgerResource
 from qgap_assets.promotion import canary as cn
 from qgap_assets.promotion import lifecycle as lc
@@ -65,6 +69,38 @@ class PromotionSettings(dg.ConfigurableResource):
         return cn.RouterBroker(route, quote, adapter="router")
 
 
+def advisory_adjuster(advisory: AdvisoryService, kill_check: Any) -> Any:
+    """The advisory side input of a canary run: ask the advisor about the candidate (its recent
+    paper runs as evidence), under the kill switch as control state, and hand the bounded result
+    to the run as a :class:`~qgap_assets.promotion.canary.PaperAdjustment`. In ``shadow`` and
+    ``paper_review`` the advice is only ledgered (identity adjustment); an advisor error passes
+    through (identity, error ledgered)."""
+
+    def adjust(plan: cn.CanaryPlan, bars: pd.DataFrame, phase: str,
+               prior_runs: list[dict[str, Any]]) -> cn.PaperAdjustment:
+        symbols = tuple(sorted(str(x) for x in bars["symbol"].unique()))
+        why = kill_check(plan.strategy)
+        controls = ControlState(halted=why is not None, reasons=(why,) if why else ())
+        runs = tuple(PaperRun(pnl=float(r["pnl"]), fills=int(json.loads(r["observed_json"])["fills"]),
+                              errors=0) for r in prior_runs[-10:])
+        evidence = CandidateEvidence(candidate_key=plan.candidate_key, strategy=plan.strategy,
+                                     recent_paper_runs=runs)
+        out = advisory.advise(evidence, lane="paper" if phase == "paper" else "live",
+                              intent=TradingIntent(enabled_symbols=symbols), controls=controls)
+        after = out.result.intent_after
+        return cn.PaperAdjustment(after.position_scale, after.threshold,
+                                  tuple(sorted(set(symbols) - set(after.enabled_symbols))),
+                                  out.call_id, out.stage.value)
+
+    return adjust
+
+
+def _advice_label(engine: Any, key: str) -> str:
+    advice = json.loads(service.canary_runs(engine, key)[-1]["observed_json"]).get("advice") or {}
+    return (f"{advice.get('stage')}: scale {advice.get('position_scale')}, threshold x"
+            f"{advice.get('threshold_multiplier')}, off {list(advice.get('disabled_symbols') or [])}")
+
+
 def _md(rows: list[dict[str, Any]]) -> dg.MetadataValue:
     return dg.MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False) if rows else "_none_")
 
@@ -101,21 +137,26 @@ def promotion_lifecycle(ledger: LedgerResource) -> dg.MaterializeResult:
 
 
 @dg.asset(group_name=GROUP, deps=[promotion_lifecycle])
-def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings) -> dg.MaterializeResult:
-    """One canary run per candidate in paper (live: one capital-ramp run)."""
+def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings,
+                 advisor: AdvisorResource) -> dg.MaterializeResult:
+    """One canary run per candidate in paper (live: one capital-ramp run), with the bounded
+    advisory side input of the strategy's advisory stage."""
     engine, store = ledger.ledger().engine, ledger.store
     policy = promotion_settings.policy()
+    kill_check = strategy_kill_check(engine)
+    adjust = advisory_adjuster(advisor.service(), kill_check)
     rows = []
     for s in service.candidates(engine):
         if s.state not in (lc.State.PAPER, lc.State.LIVE):
             continue
         r = service.canary_run(engine, store, s.candidate_key, policy,
                                broker=promotion_settings.broker(engine, s.candidate_key),
-                               kill_check=strategy_kill_check(engine))
+                               kill_check=kill_check, adjust=adjust)
         rows.append({"candidate": s.candidate_key[:16], "phase": r.phase, "session": r.session,
                      "clean": r.verdict.clean, "regressions": ", ".join(
                          x.value for x in r.verdict.regressions) or "-", "action": r.action,
                      "state": r.state.value, "capital": r.capital_fraction,
+                     "advice": _advice_label(engine, s.candidate_key),
                      "rollback_to": (r.rollback_to or "")[:16]})
     return dg.MaterializeResult(metadata={"runs": _md(rows), "lifecycle": _md(lifecycle_table(engine))})
 

@@ -17,7 +17,7 @@ partial fills, a changed code path) shows up as ``paper_backtest_mismatch``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,6 +49,35 @@ class CanaryPlan:
         return cls(manifest["candidate_key"], manifest["strategy"], int(params["lookback"]),
                    float(params["threshold"]), float(run.get("cost_bps", 1.0)),
                    manifest["dataset_ref"], sha)
+
+
+@dataclass(frozen=True)
+class PaperAdjustment:
+    """What bounded advice changed for one paper run (identity when it changed nothing).
+
+    Multipliers on the candidate's own knobs, as the advisory layer hands them over
+    (``AppliedAdvice.intent_after``); ``advice_ref`` names the ledgered advisory call."""
+
+    position_scale: float = 1.0
+    threshold_multiplier: float = 1.0
+    disabled_symbols: tuple[str, ...] = ()
+    advice_ref: str | None = None
+    stage: str | None = None
+
+    @property
+    def is_identity(self) -> bool:
+        return (self.position_scale == 1.0 and self.threshold_multiplier == 1.0
+                and not self.disabled_symbols)
+
+    def apply(self, plan: CanaryPlan, bars: pd.DataFrame) -> tuple[CanaryPlan, pd.DataFrame]:
+        """The plan and bars the run trades: a higher threshold, fewer symbols (quantities are
+        scaled in :func:`plan_session`). Identity returns the very same objects."""
+        if self.is_identity:
+            return plan, bars
+        plan = replace(plan, threshold=plan.threshold * self.threshold_multiplier)
+        if self.disabled_symbols:
+            bars = bars[~bars["symbol"].isin(self.disabled_symbols)].reset_index(drop=True)
+        return plan, bars
 
 
 @dataclass(frozen=True)
@@ -145,10 +174,12 @@ def session_bars(bars: pd.DataFrame, session: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def plan_session(plan: CanaryPlan, bars: pd.DataFrame, session: str
+def plan_session(plan: CanaryPlan, bars: pd.DataFrame, session: str, scale: float = 1.0
                  ) -> tuple[list[PaperOrder], SimulatorExpectation, float]:
     """The session's orders, the simulator's expectation and the run capital (sum over symbols
-    of the mean close, as in the evaluation)."""
+    of the mean close, as in the evaluation). ``scale`` multiplies every quantity (bounded
+    advice may only shrink positions); the simulator's PnL is linear in quantity, so the
+    expectation scales with it exactly."""
     day = session_bars(bars, session)
     result = frictionless_backtest(day, plan.lookback, plan.threshold, plan.cost_bps)
     fills = result.fills.sort_values(["symbol", "timestamp"], kind="stable").reset_index(drop=True)
@@ -163,11 +194,13 @@ def plan_session(plan: CanaryPlan, bars: pd.DataFrame, session: str
         market = float(bar["close"] if last_in_symbol[i] else bar["open"])  # flatten at close
         oid = f"{session}:{sym}:{i}"
         pos = position.get(sym, 0.0)
-        orders.append(PaperOrder(oid, sym, ts.isoformat(), float(row["qty"]), pos, market))
-        position[sym] = pos + float(row["qty"])
-        expected.append(Fill(oid, float(row["qty"]), float(row["price"])))
+        qty = float(row["qty"]) * scale
+        orders.append(PaperOrder(oid, sym, ts.isoformat(), qty, pos, market))
+        position[sym] = pos + qty
+        expected.append(Fill(oid, qty, float(row["price"])))
     capital = float(day.groupby("symbol")["close"].mean().sum())
-    return orders, SimulatorExpectation(tuple(expected), float(result.summary["pnl_total"])), capital
+    pnl = float(result.summary["pnl_total"]) * scale
+    return orders, SimulatorExpectation(tuple(expected), pnl), capital
 
 
 def observe(run_id: str, orders: Sequence[PaperOrder], report: BrokerReport, cost_bps: float,

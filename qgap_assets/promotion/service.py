@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -373,12 +373,18 @@ def load_plan(engine: Engine, store: ArtifactStore, key: str) -> tuple[cn.Canary
 def canary_run(engine: Engine, store: ArtifactStore, key: str, policy: GatePolicy | None = None,
                broker: cn.PaperBroker | None = None, bars: pd.DataFrame | None = None,
                session: str | None = None,
-               kill_check: Callable[[str], str | None] | None = None) -> CanaryRunOutcome:
+               kill_check: Callable[[str], str | None] | None = None,
+               adjust: Callable[[cn.CanaryPlan, pd.DataFrame, str, list[dict[str, Any]]],
+                                cn.PaperAdjustment] | None = None) -> CanaryRunOutcome:
     """One paper (state ``paper``) or live-ramp (state ``live``) run of a candidate.
 
     ``bars`` default to the manifest's dataset; ``session`` defaults to cycling through its last
     ``canary_runs`` sessions. ``kill_check(strategy)`` returning a reason drops a live candidate
-    back to paper before anything trades.
+    back to paper before anything trades. ``adjust(plan, bars, phase, prior_runs)`` is the
+    advisory side input: it returns the bounded :class:`~canary.PaperAdjustment` for this run
+    (identity unless the strategy's advisory stage lets advice act), recorded with the run;
+    the simulator expectation is computed under the same adjustment, so the comparison stays
+    exact.
     """
     pol = (policy or GatePolicy()).lifecycle
     current = status(engine, key)
@@ -399,7 +405,10 @@ def canary_run(engine: Engine, store: ArtifactStore, key: str, policy: GatePolic
     if session is None:
         dates = cn.session_dates(market)[-pol.canary_runs:]
         session = dates[len(all_runs) % len(dates)]
-    orders, expected, capital = cn.plan_session(plan, market, session)
+    adjustment = adjust(plan, market, phase, all_runs) if adjust is not None else cn.PaperAdjustment()
+    run_plan, run_market = adjustment.apply(plan, market)
+    orders, expected, capital = cn.plan_session(run_plan, run_market, session,
+                                                adjustment.position_scale)
     env = cn.envelope(plan, dataset, pol)
     run_id = uuid.uuid4().hex
     report = (broker or cn.SimulatedBroker()).execute(run_id, orders)
@@ -418,7 +427,8 @@ def canary_run(engine: Engine, store: ArtifactStore, key: str, policy: GatePolic
             observed_json=canonical_json({"fills": len(observed.fills), "pnl": observed.pnl,
                                           "max_drawdown": observed.max_drawdown,
                                           "fill_rate": observed.fill_rate,
-                                          "error_rate": observed.error_rate}),
+                                          "error_rate": observed.error_rate,
+                                          "advice": asdict(adjustment)}),
             expected_json=canonical_json({"fills": len(expected.fills), "pnl": expected.pnl,
                                           "expected_pnl_per_run": env.expected_pnl_per_run,
                                           "pnl_sigma_per_run": env.pnl_sigma_per_run}),

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from qgap_assets.defs.promotion import (PromotionSettings, new_manifest_sensor, paper_canary,
                                         promotion_lifecycle)
+from qgap_assets.defs.advisory import AdvisorResource
 from qgap_assets.defs.resources import LedgerResource
 from qgap_assets.promotion import lifecycle as lc
 from qgap_assets.promotion import service as sv
@@ -30,9 +31,12 @@ def sv_sha(engine: Engine, attempt_id: str) -> str:
                 if m["attempt_id"] == attempt_id)
 
 
-def _materialize(ledger: LedgerResource, settings: PromotionSettings) -> dg.ExecuteInProcessResult:
+def _materialize(ledger: LedgerResource, settings: PromotionSettings,
+                 advisor: AdvisorResource | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize([promotion_lifecycle, paper_canary],
-                          resources={"ledger": ledger, "promotion_settings": settings})
+                          resources={"ledger": ledger, "promotion_settings": settings,
+                                     "advisor": advisor or AdvisorResource(
+                                         database_url=ledger.database_url)})
 
 
 def test_sensor_then_lifecycle_and_canary_assets(db_url: str, engine: Engine, tmp_path: Path) -> None:
