@@ -4,7 +4,7 @@ Per session date, over every symbol's session that day:
 - ``realized_vol``: the mean over symbols of sqrt(sum of squared 1-bar log returns of closes);
 - ``efficiency``: the mean over symbols of |log(last close / first open)| divided by the sum of
   |1-bar log returns| (+ |log(first close / first open)|): 1 = a straight line, ~0 = back and forth.
-Rule (documented in docs/evaluation.md): a window is the quarter of the dates (at least one)
+Rule (documented in the README's "Evaluation" section): a window is the quarter of the dates (at least one)
 ranking highest (``high_vol`` by realized vol, ``trending`` by efficiency) or lowest (``low_vol``,
 ``choppy``); ties are broken by date. A window's metrics are the candidate's daily PnL and funnel
 on those dates.

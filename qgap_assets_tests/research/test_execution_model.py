@@ -180,7 +180,7 @@ def test_model_hash_is_stable_and_changes_with_any_assumption() -> None:
 
 
 def test_worked_example_of_docs_evaluation_md() -> None:
-    """The worked example in docs/evaluation.md, number for number."""
+    """The worked example in the README's "Evaluation" section, number for number."""
     bars = _bars(volume=[1e6, 1e6, 300.0, 500.0, 1e6])
     rec, st = _run(bars, order_shares=100, spread_bps=10.0,
                    slippage_buckets=((0.01, 0.0), (0.05, 0.5)), slippage_above_bps=2.0,
