@@ -250,6 +250,7 @@ def build_record(*, run_id: str, dagster_run_id: str | None, cfg: CycleConfig, m
     attempt = {"attempt_id": uuid.uuid4().hex, "candidate_key": key, "decision": decision.decision,
                "reasons_json": canonical_json(list(decision.reasons)),
                "evidence_json": canonical_json({"result_hash": ev.result_hash,
+                                                "result_ref": f"{ev.result_hash}.json",
                                                 "dataset_hash": market.dataset_hash}),
                "created_at": now}
     contract_row = {"contract_hash": contract.hash(), "name": contract.name,
@@ -289,6 +290,16 @@ class CycleOutcome:
         }
 
 
+def store_result(store: ArtifactStore, ev: Evaluation) -> str:
+    """Keep the evaluation's result (folds, OOS track, stress, funnel, trials) as a JSON artifact.
+    Its canonical JSON is exactly what ``result_hash`` hashes, so the file is named by the result
+    hash itself: a run's results can be read back, and checked, from the ledger alone."""
+    path = store.put_json(ev.result_content)
+    if path.stem != ev.result_hash:  # the artifact store and the evaluation disagree on bytes
+        raise QgapError(f"result artifact {path.name} does not hash to result {ev.result_hash}")
+    return path.name
+
+
 def decide_and_record(ledger: Ledger, *, run_id: str, dagster_run_id: str | None, cfg: CycleConfig,
                       market: MarketData, contract: FeatureContract, ev: Evaluation,
                       gates: tuple[GateResult, ...]) -> CycleOutcome:
@@ -322,6 +333,7 @@ def run_cycle(cfg: CycleConfig, bars_path: str | None, ledger: Ledger, home: Pat
     contract = feature_contract(cfg)
     prepared = prepare(market.session_bars, contract, market)
     ev = run_evaluation(market, prepared, cfg)
+    store_result(store, ev)
     lane.feature_parity(prepared.layout, prepared.features, run_lane(market, contract, ev, cfg))
     repro = reproduce(store, market.dataset_ref, cfg, {
         "dataset_hash": market.dataset_hash, "feature_contract_hash": contract.hash(),

@@ -87,3 +87,22 @@ def test_backtest_contract(tmp_path: Path) -> None:
     assert set(sym) == {"trades", "pnl_total", "pnl_by_day"} and len(sym["pnl_by_day"]) == 4
     assert sum(s["trades"] for s in data["per_symbol"].values()) == data["summary"]["trades"]
     assert sym["pnl_total"] == pytest.approx(sum(sym["pnl_by_day"].values()), abs=1e-9)
+
+
+def test_ledger_listing_commands(tmp_path: Path, small_cfg: Path) -> None:
+    home = tmp_path / "home"
+    out = json.loads(qgap("cycle", "--config", str(small_cfg), "--json", home=home).stdout)
+    runs = json.loads(qgap("ledger", "runs", "--json", home=home).stdout)
+    assert [r["run_id"] for r in runs] == [out["run_id"]]
+    shown = json.loads(qgap("ledger", "show", out["run_id"], "--json", home=home).stdout)
+    assert shown["record_hash"] == out["record_hash"] and len(shown["gates"]) == len(out["gates"])
+    attempts = json.loads(qgap("ledger", "attempts", "--json", home=home).stdout)
+    assert [a["decision"] for a in attempts] == [out["decision"]]
+    assert json.loads(qgap("ledger", "attempts", "--denied", "--json", home=home).stdout) == [] \
+        or out["decision"] == "deny"
+    table = qgap("ledger", "attempts", home=home)
+    assert table.returncode == 0 and out["attempt_id"] in table.stdout
+    missing = qgap("ledger", "show", "nope", home=home)
+    assert missing.returncode == 1 and "no run" in missing.stderr
+    replay = qgap("ledger", "replay", out["run_id"], home=home)
+    assert replay.returncode == 0 and "reproduced" in replay.stdout

@@ -113,16 +113,18 @@ def features(market_bars: core.MarketData, feature_contract: FeatureContract) ->
 
 
 @dg.asset(group_name=GROUP, code_version=CODE_VERSION)
-def fold_metrics(settings: CycleSettings, market_bars: core.MarketData,
+def fold_metrics(settings: CycleSettings, ledger: LedgerResource, market_bars: core.MarketData,
                  features: core.Prepared) -> dg.Output[Evaluation]:
     """Walk-forward folds under the configured execution model: the grid chosen on each train
-    part, scored on its test part; the signal -> decision -> trade funnel per fold and overall."""
+    part, scored on its test part; the signal -> decision -> trade funnel per fold and overall.
+    The result is kept in the artifact store under its result hash."""
     ev = core.run_evaluation(market_bars, features, settings.load())
+    result_ref = core.store_result(ledger.store, ev)
     table = pd.DataFrame([{**{k: v for k, v in f.record().items() if k != "params"},
                            **f.params.as_dict()} for f in ev.folds])
     return dg.Output(ev, metadata={
         "folds": _md_table(table), "selected_params": str(ev.params.as_dict()),
-        "result_hash": ev.result_hash, "funnel": ev.funnel,
+        "result_hash": ev.result_hash, "result_artifact": result_ref, "funnel": ev.funnel,
         "funnel_table": _md_table(core.funnel_table(ev)),
         "funnel_note": ev.funnel_note or "-",
         "execution_model": f"{ev.execution_model.get('version')} "

@@ -125,6 +125,7 @@ class Evaluation:
     dates: tuple[str, ...] = ()
     candidate_daily: np.ndarray = field(default_factory=lambda: np.zeros((0, kernels.N_RSTATS)))
     funnel_note: str = ""
+    result_content: dict[str, object] = field(default_factory=dict)  # what result_hash hashes
 
     @property
     def oos_returns(self) -> np.ndarray:
@@ -275,7 +276,8 @@ def evaluate(layout: SessionLayout, features: FeatureSet, contract: FeatureContr
     return Evaluation(contract.hash(), candidate, tuple(fold_results), oos_dates, oos_pnl, capital,
                       tuple(stress), funnel, trials, daily / capital, hash_obj(content),
                       execution_model=model.canonical(), dates=tuple(str(d) for d in dates),
-                      candidate_daily=cand_daily, funnel_note=explain_funnel(funnel))
+                      candidate_daily=cand_daily, funnel_note=explain_funnel(funnel),
+                      result_content=content)
 
 
 def _subset_stress(layout: SessionLayout, grid: GridStats, dates: np.ndarray, oos_pos: np.ndarray,

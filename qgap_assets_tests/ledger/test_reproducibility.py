@@ -93,3 +93,17 @@ def test_newer_than_code_schema_is_refused_naming_the_revision(db_url: str) -> N
     with pytest.raises(SchemaVersionError, match="'9999'.*newer"):
         db.ensure_schema(engine, auto_upgrade=True)
     engine.dispose()
+
+
+def test_result_frames_are_kept_under_the_result_hash(engine: Engine, tmp_path: Path) -> None:
+    from qgap_assets.ledger.artifacts import ArtifactStore
+
+    ledger = Ledger(engine)
+    out = run_cycle(small_config(), None, ledger, tmp_path)
+    run = ledger.run(out.run_id)
+    evidence = json.loads(run["attempts"][0]["evidence_json"])
+    path = tmp_path / "artifacts" / evidence["result_ref"]
+    assert path.stem == run["result_hash"] and ArtifactStore.verify(path)
+    result = json.loads(path.read_text())
+    assert [f["fold_index"] for f in result["folds"]] == [f["fold_index"] for f in run["folds"]]
+    assert result["params"] == json.loads(run["params_json"])
