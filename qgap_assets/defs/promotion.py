@@ -22,6 +22,8 @@ import pandas as pd
 
 from qgap_assets.advisory.models import CandidateEvidence, ControlState, PaperRun, TradingIntent
 from qgap_assets.advisory.service import AdvisoryService
+from qgap_assets.advisory.store import record_control_validation
+from qgap_assets.advisory.validation import ControlCriteria, evaluate_control_validation
 from qgap_assets.defs.advisory import AdvisorResource
 from qgap_assets.defs.resources import LedgerResource
 from qgap_assets.promotion import canary as cn
@@ -87,12 +89,34 @@ def advisory_adjuster(advisory: AdvisoryService, kill_check: Any) -> Any:
                                      recent_paper_runs=runs)
         out = advisory.advise(evidence, lane="paper" if phase == "paper" else "live",
                               intent=TradingIntent(enabled_symbols=symbols), controls=controls)
-        after = out.result.intent_after
+        after, cf = out.result.intent_after, out.result.counterfactual_intent
+        counterfactual = None if cf is None else cn.PaperAdjustment(
+            cf.position_scale, cf.threshold, tuple(sorted(set(symbols) - set(cf.enabled_symbols))))
         return cn.PaperAdjustment(after.position_scale, after.threshold,
                                   tuple(sorted(set(symbols) - set(after.enabled_symbols))),
-                                  out.call_id, out.stage.value)
+                                  out.call_id, out.stage.value, counterfactual)
 
     return adjust
+
+
+def record_control_validation_if_due(engine: Any, key: str, strategy: str,
+                                     criteria: ControlCriteria = ControlCriteria()) -> str | None:
+    """The control validation ``paper_bounded`` requires: every ``criteria.min_runs`` paper runs
+    that carried a counterfactual (record-only stages), compare the advised arm (what bounded
+    advice would have done, scored by the simulator) with the unadvised control arm of the same
+    sessions, and ledger the verdict. Returns the validation id when one was recorded."""
+    pairs = []
+    for run in service.canary_runs(engine, key):
+        observed = json.loads(run["observed_json"])
+        if run["phase"] == "paper" and observed.get("advised_arm") and observed.get("control_arm"):
+            pairs.append((observed["advised_arm"], observed["control_arm"]))
+    if not pairs or len(pairs) % criteria.min_runs:
+        return None
+    window = pairs[-criteria.min_runs:]
+    validation = evaluate_control_validation(
+        strategy, key, [PaperRun(pnl=a["pnl"], fills=int(a["fills"]), errors=0) for a, _ in window],
+        [PaperRun(pnl=c["pnl"], fills=int(c["fills"]), errors=0) for _, c in window], criteria)
+    return record_control_validation(engine, validation)
 
 
 def _advice_label(engine: Any, key: str) -> str:
@@ -152,6 +176,7 @@ def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings,
         r = service.canary_run(engine, store, s.candidate_key, policy,
                                broker=promotion_settings.broker(engine, s.candidate_key),
                                kill_check=kill_check, adjust=adjust)
+        record_control_validation_if_due(engine, s.candidate_key, s.strategy)
         rows.append({"candidate": s.candidate_key[:16], "phase": r.phase, "session": r.session,
                      "clean": r.verdict.clean, "regressions": ", ".join(
                          x.value for x in r.verdict.regressions) or "-", "action": r.action,

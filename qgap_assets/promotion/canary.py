@@ -63,6 +63,9 @@ class PaperAdjustment:
     disabled_symbols: tuple[str, ...] = ()
     advice_ref: str | None = None
     stage: str | None = None
+    # In record-only stages: what bounded advice WOULD have done. The run does not trade it; the
+    # simulator scores it beside the unadvised run, the advised arm of the control validation.
+    counterfactual: PaperAdjustment | None = None
 
     @property
     def is_identity(self) -> bool:
@@ -172,6 +175,14 @@ def session_bars(bars: pd.DataFrame, session: str) -> pd.DataFrame:
     if out.empty:
         raise InputValidationError(f"canary: no bars for session {session}")
     return out.reset_index(drop=True)
+
+
+def advised_arm(plan: CanaryPlan, bars: pd.DataFrame, session: str,
+                adjustment: PaperAdjustment) -> dict[str, float]:
+    """The simulator's PnL and fill count of ``session`` under ``adjustment`` (not traded)."""
+    arm_plan, arm_bars = adjustment.apply(plan, bars)
+    _, expected, _ = plan_session(arm_plan, arm_bars, session, adjustment.position_scale)
+    return {"pnl": expected.pnl, "fills": float(len(expected.fills))}
 
 
 def plan_session(plan: CanaryPlan, bars: pd.DataFrame, session: str, scale: float = 1.0

@@ -409,6 +409,8 @@ def canary_run(engine: Engine, store: ArtifactStore, key: str, policy: GatePolic
     run_plan, run_market = adjustment.apply(plan, market)
     orders, expected, capital = cn.plan_session(run_plan, run_market, session,
                                                 adjustment.position_scale)
+    arms = (cn.advised_arm(plan, market, session, adjustment.counterfactual)
+            if adjustment.counterfactual is not None else None)
     env = cn.envelope(plan, dataset, pol)
     run_id = uuid.uuid4().hex
     report = (broker or cn.SimulatedBroker()).execute(run_id, orders)
@@ -428,7 +430,10 @@ def canary_run(engine: Engine, store: ArtifactStore, key: str, policy: GatePolic
                                           "max_drawdown": observed.max_drawdown,
                                           "fill_rate": observed.fill_rate,
                                           "error_rate": observed.error_rate,
-                                          "advice": asdict(adjustment)}),
+                                          "advice": asdict(adjustment),
+                                          "control_arm": {"pnl": expected.pnl,
+                                                          "fills": float(len(expected.fills))},
+                                          "advised_arm": arms}),
             expected_json=canonical_json({"fills": len(expected.fills), "pnl": expected.pnl,
                                           "expected_pnl_per_run": env.expected_pnl_per_run,
                                           "pnl_sigma_per_run": env.pnl_sigma_per_run}),

@@ -93,3 +93,43 @@ def test_kill_switch_halts_advice(engine: Engine, tmp_path: Path) -> None:
     advice = _observed(engine, key)[0]["observed"]["advice"]
     assert (advice["position_scale"], advice["threshold_multiplier"], advice["disabled_symbols"]) \
         == (1.0, 1.0, [])
+
+
+def test_control_validation_is_recorded_from_the_record_only_runs(engine: Engine,
+                                                                 tmp_path: Path) -> None:
+    """In shadow, every paper run also scores what bounded advice would have done (the advised
+    arm) beside the unadvised run (the control arm); after N runs the comparison is ledgered,
+    and only a passed validation lets the stage climb to paper_bounded."""
+    from qgap_assets.advisory.records import advisory_control_validations
+    from qgap_assets.advisory.stages import StageTransitionRefused
+    from qgap_assets.defs.promotion import record_control_validation_if_due
+
+    key = _paper_candidate(engine, tmp_path)
+    adjust = advisory_adjuster(AdvisoryService(engine, RuleBasedReviewer(min_fills=10**9)),
+                               lambda s: None)
+    recorded = []
+    for _ in range(5):
+        sv.canary_run(engine, store(tmp_path), key, adjust=adjust)
+        recorded.append(record_control_validation_if_due(engine, key, "intraday-tsmom"))
+    assert recorded[:4] == [None] * 4 and recorded[4] is not None
+    runs = _observed(engine, key)
+    for r in runs:   # the cautious counterfactual is a 0.75 scale; the real run was not scaled
+        assert r["observed"]["advice"]["position_scale"] == 1.0
+        assert abs(r["observed"]["advised_arm"]["pnl"] - 0.75 * r["observed"]["control_arm"]["pnl"]) < 1e-9
+    with engine.connect() as conn:
+        row = conn.execute(select(advisory_control_validations)).one()
+    control_mean = sum(r["observed"]["control_arm"]["pnl"] for r in runs) / 5
+    assert bool(row.passed) == (0.75 * control_mean >= control_mean)
+    transition_stage(engine, StageTransition(strategy="intraday-tsmom", to_stage=Stage.PAPER_REVIEW,
+                                             approver="alice", candidate_key=key))
+    request = StageTransition(strategy="intraday-tsmom", to_stage=Stage.PAPER_BOUNDED,
+                              approver="alice", candidate_key=key)
+    if row.passed:
+        assert transition_stage(engine, request).to_stage is Stage.PAPER_BOUNDED
+    else:
+        try:
+            transition_stage(engine, request)
+        except StageTransitionRefused as exc:
+            assert "control_validation_missing" in str(exc)
+        else:
+            raise AssertionError("a failed control validation let the stage climb")
