@@ -227,8 +227,7 @@ cycle_checks = [*integrity_checks, feature_parity_check]
 
 autonomy_cycle_job = dg.define_asset_job(
     "autonomy_cycle",
-    selection=dg.AssetSelection.assets(*cycle_assets) | dg.AssetSelection.assets(
-        "candidate_evidence", "advisory_review"),
+    selection=dg.AssetSelection.assets(*cycle_assets),
     executor_def=dg.in_process_executor,
     description="One full autonomy cycle: bars -> features -> walk-forward -> gates -> decision.")
 

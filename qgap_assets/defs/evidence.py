@@ -1,7 +1,8 @@
 """Candidate evidence for the advisory side input, and the advice asset built on it.
 
 The advice asset hangs off the decision (never before it), so it can never block or change a
-denial; it is selected by the cycle job so every cycle's advice is recorded in the UI.
+denial; it runs in the promotion lifecycle job (started by the new-attempt sensor after every
+cycle), off the cycle's critical path.
 """
 
 import json

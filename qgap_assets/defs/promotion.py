@@ -187,8 +187,13 @@ def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings,
 
 
 promotion_lifecycle_job = dg.define_asset_job(
-    "promotion_lifecycle_job", selection=[promotion_lifecycle], executor_def=dg.in_process_executor,
-    description="Decision reports for new attempts; start the canary of new paper candidates.")
+    "promotion_lifecycle_job",
+    selection=dg.AssetSelection.assets(promotion_lifecycle) | dg.AssetSelection.assets(
+        "candidate_evidence", "advisory_review"),
+    executor_def=dg.in_process_executor,
+    description="Decision reports for new attempts, the advisory review of the latest decision "
+                "(a side input, off the cycle's critical path), and the canary start of new "
+                "paper candidates.")
 paper_canary_job = dg.define_asset_job(
     "paper_canary_job", selection=[paper_canary], executor_def=dg.in_process_executor,
     description="One paper canary (or live-ramp) run per candidate in paper or live.")
