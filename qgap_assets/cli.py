@@ -44,9 +44,18 @@ def prepare_dagster_home() -> Path:
     source = (REPO_ROOT / "qgap_assets" / "dagster_pg.yaml" if os.environ.get("QGAP_DAGSTER_PG_URL")
               else REPO_ROOT / "dagster.yaml")
     target = home / "dagster.yaml"
-    if not target.exists() or target.read_bytes() != source.read_bytes():
-        shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
+    from qgap_assets.locks import file_lock
+
+    # Several cycles may start at once on a fresh home: the first creates the instance's
+    # storage (Dagster migrates its SQLite files on first open), the others wait for it.
+    with file_lock(home / ".qgap-init.lock"):
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, target)
+        import dagster as dg
+
+        with dg.DagsterInstance.get():
+            pass
     return home
 
 

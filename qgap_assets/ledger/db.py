@@ -9,6 +9,8 @@ or refuses to run against a schema that is behind or ahead of this code, naming 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from qgap_assets.errors import LedgerError, SchemaVersionError
+from qgap_assets.locks import file_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
@@ -87,6 +90,18 @@ def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """Serialise self-upgrades of an embedded SQLite ledger across processes (several cycles
+    started at once on a fresh machine must not all run the migrations)."""
+    path = url.split("sqlite:///", 1)[-1] if is_embedded(url) else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    with file_lock(Path(f"{path}.migrate.lock")):
+        yield
+
+
 def ensure_schema(engine: Engine, auto_upgrade: bool | None = None) -> None:
     """Make sure the schema is exactly at head.
 
@@ -110,7 +125,9 @@ def ensure_schema(engine: Engine, auto_upgrade: bool | None = None) -> None:
             f"ledger schema is at revision {current!r}, which is newer than (or unknown to) this "
             f"code (head {head!r}); upgrade qgap before using this database")
     if auto_upgrade:
-        upgrade(url)
+        with _migration_lock(url):
+            if current_revision(engine) != head:  # another process may have just migrated it
+                upgrade(url)
         return
     raise SchemaVersionError(
         f"ledger schema is at revision {current or 'base (empty)'!r} but this code needs {head!r}; "

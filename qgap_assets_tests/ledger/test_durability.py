@@ -142,3 +142,21 @@ def test_eight_racing_cycles_grant_exactly_once(tmp_path: Path, pg_url: str, cfg
     manifests = [p for p in (home / "artifacts").glob("*.json")
                  if json.loads(p.read_text()).get("kind") == "paper_candidate"]
     assert len(manifests) == 1
+
+
+def test_concurrent_cycles_on_a_fresh_embedded_home(tmp_path: Path, cfg: Path) -> None:
+    """Three cycles started at once on a brand-new QGAP_HOME (embedded SQLite ledger, one local
+    Dagster instance): the first-use initialisations (ledger self-upgrade, Dagster storage) are
+    serialised, all three record a decision, exactly one is a grant."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "QGAP_DATABASE_URL")}
+    env["QGAP_HOME"] = str(home)
+    procs = [subprocess.Popen([sys.executable, "-m", "qgap_assets.cli", "cycle", "--config", str(cfg),
+                               "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [r[1][-800:] for r in results]
+    decisions = sorted(json.loads(out)["decision"] for out, _ in results)
+    assert decisions == ["deny", "deny", "promote"]
+    ledger = Ledger(db.make_engine(f"sqlite:///{home / 'ledger.db'}"))
+    assert ledger.verify().ok and ledger.verify().runs == 3
