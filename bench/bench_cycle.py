@@ -27,19 +27,20 @@ def main() -> None:
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="qgap-bench-"))
     os.environ["QGAP_HOME"] = str(home)
-    os.environ["DAGSTER_HOME"] = str(home / "dagster")
-    (home / "dagster").mkdir()
+    os.environ.pop("DAGSTER_HOME", None)
     cfg_path = home / "cfg.json"
     cfg_path.write_text(json.dumps({"synthetic": {"symbols": args.symbols, "days": args.days}}))
 
     import dagster as dg
 
+    from qgap_assets.cli import prepare_dagster_home
     from qgap_assets.config import load_config
     from qgap_assets.cycle import run_cycle
     from qgap_assets.definitions import defs
     from qgap_assets.ledger import db
     from qgap_assets.ledger.repository import Ledger
 
+    prepare_dagster_home()  # the project's instance config (dagster.yaml), as `qgap cycle` uses
     url = f"sqlite:///{home / 'ledger.db'}"
     db.upgrade(url)
     ledger = Ledger(db.make_engine(url))
