@@ -277,6 +277,7 @@ class CycleOutcome:
     candidate_key: str
     attempt_id: str
     record_hash: str
+    funnel_note: str = ""  # why signals did not become decisions/trades, when they did not
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +288,7 @@ class CycleOutcome:
             "feature_contract_hash": self.feature_contract_hash, "code_hash": self.code_hash,
             "params": self.params, "funnel": self.funnel, "candidate_key": self.candidate_key,
             "attempt_id": self.attempt_id, "record_hash": self.record_hash,
+            "funnel_note": self.funnel_note,
         }
 
 
@@ -312,7 +314,7 @@ def decide_and_record(ledger: Ledger, *, run_id: str, dagster_run_id: str | None
                         tuple(json.loads(attempt["reasons_json"])), gates, None,
                         market.dataset_hash, contract.hash(), record.run["code_hash"],
                         ev.params.as_dict(), dict(ev.funnel), attempt["candidate_key"],
-                        attempt["attempt_id"], result.record_hash)
+                        attempt["attempt_id"], result.record_hash, ev.funnel_note)
 
 
 def publish_manifest(ledger: Ledger, store: ArtifactStore, outcome: CycleOutcome, cfg: CycleConfig,

@@ -106,3 +106,17 @@ def test_ledger_listing_commands(tmp_path: Path, small_cfg: Path) -> None:
     assert missing.returncode == 1 and "no run" in missing.stderr
     replay = qgap("ledger", "replay", out["run_id"], home=home)
     assert replay.returncode == 0 and "reproduced" in replay.stdout
+
+
+def test_a_cycle_without_signals_is_denied_and_says_why(tmp_path: Path) -> None:
+    cfg = tmp_path / "quiet.yaml"
+    cfg.write_text("synthetic: {symbols: 4, days: 30, seed: 1}\n"
+                   "grid: {lookbacks: [15], thresholds: [0.5]}\n")   # a 50 % move in 15 minutes
+    res = qgap("cycle", "--config", str(cfg), "--json", home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    assert out["decision"] == "deny" and out["reasons"][0] == "insufficient_signals"
+    assert out["funnel"]["signals"] == 0 and out["funnel"]["bars"] > 0
+    assert out["funnel_note"].startswith("bars but zero signals")
+    human = qgap("cycle", "--config", str(cfg), home=tmp_path / "home2")
+    assert "why      : bars but zero signals" in human.stdout

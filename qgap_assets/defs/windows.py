@@ -1,6 +1,6 @@
 """Named replay windows as Dagster partitions: an analyst backfills high_vol, low_vol, trending,
-choppy from the UI. Each partition's metrics go to the content-addressed artifact store (path in
-the asset metadata); the ledger's tables are not extended for them (that needs a migration).
+choppy from the UI. Each partition's metrics are ledgered (``research_window_metrics``) and its
+full report goes to the content-addressed artifact store (path in the asset metadata).
 Registered through ``defs/cycle.py``'s ``Definitions`` (it shares the cycle's IO manager)."""
 
 import dagster as dg
@@ -21,6 +21,7 @@ def replay_window_metrics(context: dg.AssetExecutionContext, ledger: LedgerResou
     """The candidate replayed on one named window (rule in the metadata)."""
     report = core.window_report(features, fold_metrics, context.partition_key)
     path = ledger.store.put_json(report)
+    ledger.ledger().record_window(report, path.name, context.run.run_id)
     funnel = pd.DataFrame({"counter": list(report["funnel"]), "count": list(report["funnel"].values())})
     return dg.Output(report, metadata={
         "artifact": dg.MetadataValue.path(str(path)), "rule": report["rule"],

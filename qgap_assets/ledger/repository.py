@@ -29,7 +29,8 @@ from qgap_assets.ledger.hashing import canonical_json, hash_obj, utc_now_iso
 from qgap_assets.ledger.schema import (research_feature_contracts, research_fold_metrics,
                                        research_gate_results, research_manifests,
                                        research_promotion_attempts, research_runs,
-                                       research_stress_metrics, research_trials)
+                                       research_stress_metrics, research_trials,
+                                       research_window_metrics)
 
 GENESIS = "0" * 64
 APPEND_LOCK_KEY = 0x5147_4150  # "QGAP"
@@ -196,6 +197,26 @@ class Ledger:
             conn.execute(insert(research_manifests).values(
                 manifest_sha256=sha, run_id=run_id, attempt_id=attempt_id,
                 candidate_key=candidate_key, path=path, created_at=utc_now_iso()))
+
+    def record_window(self, report: dict[str, Any], artifact_ref: str,
+                      dagster_run_id: str | None = None) -> None:
+        """Ledger one replay window's metrics (the full report stays in the artifact store)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(research_window_metrics).values(
+                window_name=report["window"], result_hash=report["result_hash"],
+                params_json=canonical_json(report["params"]),
+                execution_model_hash=report["execution_model_hash"],
+                pnl_total=report["pnl_total"], sharpe=report["sharpe"],
+                max_drawdown=report["max_drawdown"], days=report["days"],
+                metrics_json=canonical_json(report), artifact_ref=artifact_ref,
+                dagster_run_id=dagster_run_id, created_at=utc_now_iso()))
+
+    def windows(self, result_hash: str | None = None) -> list[dict[str, Any]]:
+        q = select(research_window_metrics).order_by(research_window_metrics.c.id)
+        if result_hash:
+            q = q.where(research_window_metrics.c.result_hash == result_hash)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     # -- reading -------------------------------------------------------------------------
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:

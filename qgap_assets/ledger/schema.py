@@ -133,8 +133,25 @@ research_manifests = Table(
     Column("created_at", String(40), nullable=False),
 )
 
+research_window_metrics = Table(
+    "research_window_metrics", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("window_name", String(32), nullable=False),
+    Column("result_hash", String(64), nullable=False, index=True),
+    Column("params_json", Text, nullable=False),
+    Column("execution_model_hash", String(64), nullable=False),
+    Column("pnl_total", Float, nullable=False),
+    Column("sharpe", Float, nullable=False),
+    Column("max_drawdown", Float, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("metrics_json", Text, nullable=False),
+    Column("artifact_ref", Text, nullable=False),
+    Column("dagster_run_id", String(64), nullable=True),
+    Column("created_at", String(40), nullable=False),
+)
+
 RESEARCH_TABLES = (
     "research_feature_contracts", "research_runs", "research_fold_metrics",
     "research_stress_metrics", "research_gate_results", "research_trials",
-    "research_promotion_attempts", "research_manifests",
+    "research_promotion_attempts", "research_manifests", "research_window_metrics",
 )

@@ -158,6 +158,9 @@ def test_single_asset_and_replay_window_rematerialize_from_references(tmp_path: 
             stored = _json.loads(Path(mat.metadata["artifact"].value).read_text())
             assert stored == _json.loads(_json.dumps(report))
             assert report["days"] == 15 and report["funnel"]["bars"] == 15 * 20 * 390
+        ledgered = Ledger(db.make_engine(url)).windows()
+        assert [w["window_name"] for w in ledgered] == ["high_vol", "choppy"]
+        assert all(w["result_hash"] == report["result_hash"] and w["days"] == 15 for w in ledgered)
         again = dg.materialize(assets, resources=resources, instance=instance,
                                selection=["candidate_signals"])
         assert again.success

@@ -41,9 +41,17 @@ def test_cycle_rows_and_intact_chain(two_runs: Ledger) -> None:
     assert {s["scenario"] for s in full["stress"]} >= {"base", "cost_x2", "cost_x3"}
 
 
-@pytest.mark.parametrize("table", RESEARCH_TABLES[1:7])
+@pytest.mark.parametrize("table", RESEARCH_TABLES[1:7] + ("research_window_metrics",))
 def test_raw_update_and_delete_are_refused(two_runs: Ledger, table: str) -> None:
-    for stmt in (f"UPDATE {table} SET run_id = run_id", f"DELETE FROM {table}"):
+    column = "run_id"
+    if table == "research_window_metrics":
+        column = "window_name"
+        run = two_runs.runs()[0]
+        two_runs.record_window({"window": "choppy", "result_hash": run["result_hash"],
+                                "params": {"lookback": 60}, "execution_model_hash": "0" * 64,
+                                "pnl_total": 1.0, "sharpe": 0.5, "max_drawdown": 0.1, "days": 3},
+                               "x.json")
+    for stmt in (f"UPDATE {table} SET {column} = {column}", f"DELETE FROM {table}"):
         with pytest.raises(Exception, match="append-only"):
             with two_runs.engine.begin() as conn:
                 conn.execute(text(stmt))
