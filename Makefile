@@ -25,7 +25,7 @@ test: $(STAMP)
 
 ## Dagster UI on 127.0.0.1:3000 with the runs of `make run`.
 ui: $(STAMP)
-	mkdir -p .qgap/dagster
+	$(BIN)/python -c "from qgap_assets.cli import prepare_dagster_home; prepare_dagster_home()"
 	DAGSTER_HOME=$(abspath .qgap/dagster) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 validate: $(STAMP)

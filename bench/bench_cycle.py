@@ -40,7 +40,7 @@ def main() -> None:
     from qgap_assets.ledger import db
     from qgap_assets.ledger.repository import Ledger
 
-    prepare_dagster_home()  # the project's instance config (dagster.yaml), as `qgap cycle` uses
+    prepare_dagster_home()  # the local instance config `qgap cycle` uses (dagster_local.yaml)
     url = f"sqlite:///{home / 'ledger.db'}"
     db.upgrade(url)
     ledger = Ledger(db.make_engine(url))

@@ -41,8 +41,8 @@ def prepare_dagster_home() -> Path:
 
     home = Path(os.environ.get("DAGSTER_HOME") or qgap_home() / "dagster")
     home.mkdir(parents=True, exist_ok=True)
-    source = (REPO_ROOT / "qgap_assets" / "dagster_pg.yaml" if os.environ.get("QGAP_DAGSTER_PG_URL")
-              else REPO_ROOT / "dagster.yaml")
+    source = REPO_ROOT / "qgap_assets" / ("dagster_pg.yaml" if os.environ.get("QGAP_DAGSTER_PG_URL")
+                                          else "dagster_local.yaml")
     target = home / "dagster.yaml"
     os.environ["DAGSTER_HOME"] = str(home)
     from qgap_assets.locks import file_lock
