@@ -65,7 +65,7 @@ def _summary(out: dict[str, Any]) -> str:
              f"  decision : {out['decision'].upper()}",
              f"  reasons  : {', '.join(out['reasons']) or '-'}",
              f"  params   : {out['params']}",
-             f"  funnel   : " + " -> ".join(f"{k} {out['funnel'][k]}" for k in
+             "  funnel   : " + " -> ".join(f"{k} {out['funnel'][k]}" for k in
                                              ("bars", "signals", "decisions", "trades")),
              *([f"  why      : {out['funnel_note']}"] if out.get("funnel_note") else []),
              f"  dataset  : {out['dataset_hash'][:16]}  contract {out['feature_contract_hash'][:16]}"

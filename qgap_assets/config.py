@@ -7,14 +7,13 @@ silently fall back to a default). Files may be JSON or YAML.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qgap_assets.errors import ConfigError
 from qgap_assets.ledger.hashing import hash_obj
+from qgap_assets.settings_files import load_model, validate_model
 from qgap_assets.research.execution_model import ExecutionModel
 from qgap_assets.promotion.policy import GatePolicy  # noqa: F401 - owned by promotion
 
@@ -91,38 +90,12 @@ class CycleConfig(_Strict):
         return hash_obj(self.canonical())
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def config_from_dict(data: dict[str, Any], source: str = "config") -> CycleConfig:
-    try:
-        return CycleConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid {source}: {_describe(exc)}") from exc
+    return validate_model(CycleConfig, data, source)
 
 
 def load_config(path: str | Path | None) -> CycleConfig:
     """Read a JSON or YAML config file; ``None`` gives the embedded default."""
     if path is None:
         return CycleConfig()
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is a config error
-        raise ConfigError(f"config file {p} is not valid {p.suffix.lstrip('.') or 'JSON'}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {p} must hold a mapping at the top level")
-    return config_from_dict(data, source=f"config file {p}")
+    return load_model(CycleConfig, path, "config")

@@ -22,8 +22,7 @@ import requests
 from pydantic import ValidationError
 
 from qgap_assets.advisory.models import (MAX_RATIONALE_CHARS, Advice, AdvisoryBounds,
-                                         CandidateEvidence, DisableSymbolAdjustment,
-                                         PositionScaleAdjustment, ThresholdAdjustment, Verdict)
+                                         CandidateEvidence, PositionScaleAdjustment, ThresholdAdjustment, Verdict)
 from qgap_assets.errors import ConfigError, QgapError
 from qgap_assets.ledger.hashing import canonical_json, sha256_hex
 

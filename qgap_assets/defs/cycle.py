@@ -14,7 +14,7 @@ from qgap_assets import cycle as core
 from qgap_assets.defs import windows
 from qgap_assets.defs.resources import CycleSettings, LedgerResource
 from qgap_assets.ledger.provenance import code_hash
-from qgap_assets.promotion.gates import GateResult, INTEGRITY_GATES
+from qgap_assets.promotion.gates import INTEGRITY_GATES
 from qgap_assets.research.evaluation import Evaluation
 from qgap_assets.research.features import FeatureContract
 from qgap_assets.research.lane import LaneResult, feature_parity

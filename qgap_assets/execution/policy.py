@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from qgap_assets.errors import ConfigError
+from qgap_assets.settings_files import read_mapping
 from qgap_assets.execution.reasons import (ADAPTER_NAMES, Failure, adapter_reason, halted_reason,
                                            reducing_reason)
 from qgap_assets.ledger.hashing import hash_obj
@@ -137,13 +137,4 @@ def parse_policy(doc: Any, source: str = "<memory>") -> RoutingPolicy:
 
 def load_policy(path: str | Path) -> RoutingPolicy:
     """Read a policy file (YAML, or JSON which YAML also reads)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"routing policy {path}: cannot be read: {exc}") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"routing policy {path}: not valid YAML/JSON: {exc}") from exc
-    return parse_policy(doc, str(path))
+    return parse_policy(read_mapping(path, "routing policy"), str(path))

@@ -10,14 +10,12 @@ whenever a threshold's *meaning* changes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from qgap_assets.errors import ConfigError
 from qgap_assets.ledger.hashing import hash_obj
+from qgap_assets.settings_files import load_model
 
 __all__ = ["GatePolicy", "LifecyclePolicy", "load_gate_policy", "policy_hash"]
 
@@ -75,24 +73,5 @@ def policy_hash(policy: GatePolicy) -> str:
 
 
 def load_gate_policy(path: str | Path) -> GatePolicy:
-    """Read a gate-policy file (JSON, or YAML by suffix); unknown keys and bad values exit 2."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"gate policy file not found: {p}")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data: Any = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is a config error
-        raise ConfigError(f"gate policy file {p} does not parse: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"gate policy file {p} must hold a mapping at the top level")
-    try:
-        return GatePolicy.model_validate(data)
-    except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid gate policy file {p}: {where}") from exc
+    """Read a gate-policy file (JSON or YAML); unknown keys and bad values exit 2."""
+    return load_model(GatePolicy, path, "gate policy")

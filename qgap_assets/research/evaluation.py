@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from qgap_assets.config import CycleConfig
 from qgap_assets.data.sessions import SessionLayout
