@@ -120,3 +120,15 @@ def test_a_cycle_without_signals_is_denied_and_says_why(tmp_path: Path) -> None:
     assert out["funnel_note"].startswith("bars but zero signals")
     human = qgap("cycle", "--config", str(cfg), home=tmp_path / "home2")
     assert "why      : bars but zero signals" in human.stdout
+
+
+def test_a_blocking_check_still_records_a_denial_and_exits_0(tmp_path: Path) -> None:
+    cfg = tmp_path / "strict.yaml"
+    cfg.write_text("synthetic: {symbols: 4, days: 30, seed: 1}\nsufficiency: {min_trades: 100000000}\n")
+    res = qgap("cycle", "--config", str(cfg), "--json", home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    assert out["decision"] == "deny" and out["reasons"][0] == "insufficient_trades"
+    assert out["manifest"] is None
+    attempts = json.loads(qgap("ledger", "attempts", "--denied", "--json", home=tmp_path / "home").stdout)
+    assert [a["attempt_id"] for a in attempts] == [out["attempt_id"]]
