@@ -9,7 +9,6 @@ Run: .venv/bin/python bench/bench_cycle.py [--runs 3]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -18,13 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _args import market_args
+
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+    args = market_args(runs=3)
     home = Path(tempfile.mkdtemp(prefix="qgap-bench-"))
     os.environ["QGAP_HOME"] = str(home)
     os.environ.pop("DAGSTER_HOME", None)

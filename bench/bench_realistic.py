@@ -9,12 +9,12 @@ Run: .venv/bin/python bench/bench_realistic.py [--runs 7]
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import numpy as np
 
+from _args import market_args
 from qgap_assets.data.synthetic import generate_bars
 from qgap_assets.research.execution_model import (ExecutionModel, grid_stats, kernel_inputs,
                                                   realistic_backtest)
@@ -23,11 +23,7 @@ from qgap_assets.research.features import FeatureContract, compute_features
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--runs", type=int, default=7)
-    args = ap.parse_args()
+    args = market_args(runs=7)
     bars = generate_bars(args.symbols, args.days, seed=1)
     model = ExecutionModel(fee_bps=1.0)
     realistic_backtest(bars.iloc[:10_000], 30, 0.001, model)  # compile

@@ -7,20 +7,16 @@ after one warm-up (numba compile). Run: .venv/bin/python bench/bench_simulator.p
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
+from _args import market_args
 from qgap_assets.data.synthetic import generate_bars
 from qgap_assets.research.backtest import frictionless_backtest
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--runs", type=int, default=7)
-    args = ap.parse_args()
+    args = market_args(runs=7)
     bars = generate_bars(args.symbols, args.days, seed=1)
     frictionless_backtest(bars.iloc[:10_000], 30, 0.001, 1.0)  # compile
     times = []

@@ -18,6 +18,8 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from qgap_assets.ledger.hashing import is_symbol_time_ordered
+
 NEW_YORK = "America/New_York"
 
 
@@ -93,19 +95,12 @@ class SessionLayout:
         return np.unique(self.session_date)
 
 
-def _is_sorted(codes: np.ndarray, ts_ns: np.ndarray) -> bool:
-    if codes.shape[0] < 2:
-        return True
-    dc = np.diff(codes)
-    return bool(np.all((dc > 0) | ((dc == 0) & (np.diff(ts_ns) > 0))))
-
-
 def build_layout(bars: pd.DataFrame) -> SessionLayout:
     """Layout of a validated bars frame; sessions are (symbol, New York calendar date)."""
     codes, uniques = pd.factorize(bars["symbol"], sort=True)
     ts_ns = bars["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()  # any input resolution
     frame = bars
-    if not _is_sorted(codes, ts_ns):
+    if not is_symbol_time_ordered(codes, ts_ns):
         order = np.lexsort((ts_ns, codes))
         frame = bars.iloc[order]
         codes, ts_ns = codes[order], ts_ns[order]

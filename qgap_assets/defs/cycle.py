@@ -17,14 +17,11 @@ from qgap_assets.ledger.provenance import code_hash
 from qgap_assets.promotion.gates import INTEGRITY_GATES
 from qgap_assets.research.evaluation import Evaluation
 from qgap_assets.research.features import FeatureContract
-from qgap_assets.research.lane import LaneResult, feature_parity
+from qgap_assets.defs.metadata import md_table
+from qgap_assets.research.lane import feature_parity
 
 GROUP = "autonomy_cycle"
 CODE_VERSION = "cycle-v1"
-
-
-def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.to_markdown(index=False))
 
 
 # -- IO: large values travel as small references ------------------------------------------------
@@ -123,9 +120,9 @@ def fold_metrics(settings: CycleSettings, ledger: LedgerResource, market_bars: c
     table = pd.DataFrame([{**{k: v for k, v in f.record().items() if k != "params"},
                            **f.params.as_dict()} for f in ev.folds])
     return dg.Output(ev, metadata={
-        "folds": _md_table(table), "selected_params": str(ev.params.as_dict()),
+        "folds": md_table(table), "selected_params": str(ev.params.as_dict()),
         "result_hash": ev.result_hash, "result_artifact": result_ref, "funnel": ev.funnel,
-        "funnel_table": _md_table(core.funnel_table(ev)),
+        "funnel_table": md_table(core.funnel_table(ev)),
         "funnel_note": ev.funnel_note or "-",
         "execution_model": f"{ev.execution_model.get('version')} "
                            f"{core.hash_obj(ev.execution_model)[:12]}"})
@@ -136,7 +133,7 @@ def stress_metrics(fold_metrics: Evaluation) -> dg.Output[list[dict[str, object]
     """Out-of-sample PnL under stress: cost x2/x3, spread x2, latency +1/+2 bars, best 5 % of
     days dropped, high- and low-volatility halves (one ledger row per scenario)."""
     rows = [s.record() for s in fold_metrics.stress]
-    return dg.Output(rows, metadata={"scenarios": _md_table(pd.DataFrame(rows).drop(columns="details"))})
+    return dg.Output(rows, metadata={"scenarios": md_table(pd.DataFrame(rows).drop(columns="details"))})
 
 
 # Asset checks are declared on their assets (``check_specs``) and evaluated inside the asset's
@@ -154,7 +151,7 @@ def candidate_signals(settings: CycleSettings, market_bars: core.MarketData,
     yield dg.Output(lane, metadata={
         "contract_hash": lane.contract_hash, "sessions": ", ".join(lane.session_dates),
         "params": str(lane.params.as_dict()),
-        "signals": _md_table(lane.signals.assign(timestamp=lane.signals["timestamp"].astype(str)))})
+        "signals": md_table(lane.signals.assign(timestamp=lane.signals["timestamp"].astype(str)))})
     res = feature_parity(features.layout, features.features, lane)
     yield dg.AssetCheckResult(check_name="feature_parity", passed=res.passed,
                               severity=dg.AssetCheckSeverity.ERROR,
@@ -176,7 +173,7 @@ def gate_results(settings: CycleSettings, ledger: LedgerResource, market_bars: c
     ctx = core.ledger_context(ledger.ledger(), cfg.grid.strategy, fold_metrics)
     gates = core.evaluate_gates(fold_metrics, cfg, repro, ctx)
     table = pd.DataFrame([{k: v for k, v in g.as_dict().items() if k != "details"} for g in gates])
-    return dg.Output(gates, metadata={"gates": _md_table(table),
+    return dg.Output(gates, metadata={"gates": md_table(table),
                                       "failed": [g.name for g in gates if not g.passed]})
 
 

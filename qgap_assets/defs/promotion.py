@@ -25,6 +25,7 @@ from qgap_assets.advisory.service import AdvisoryService
 from qgap_assets.advisory.store import record_control_validation
 from qgap_assets.advisory.validation import ControlCriteria, evaluate_control_validation
 from qgap_assets.defs.advisory import AdvisorResource
+from qgap_assets.defs.metadata import md_table
 from qgap_assets.defs.resources import LedgerResource
 from qgap_assets.promotion import canary as cn
 from qgap_assets.promotion import lifecycle as lc
@@ -125,10 +126,6 @@ def _advice_label(engine: Any, key: str) -> str:
             f"{advice.get('threshold_multiplier')}, off {list(advice.get('disabled_symbols') or [])}")
 
 
-def _md(rows: list[dict[str, Any]]) -> dg.MetadataValue:
-    return dg.MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False) if rows else "_none_")
-
-
 def lifecycle_table(engine: Any) -> list[dict[str, Any]]:
     return [{"candidate": s.candidate_key[:16], "state": s.state.value, "events": s.seq,
              "ramp_stage": s.ramp_stage_index, "manifest": (s.manifest_sha256 or "")[:16]}
@@ -156,8 +153,8 @@ def promotion_lifecycle(ledger: LedgerResource) -> dg.MaterializeResult:
              for g in sorted(latest["gates"], key=lambda g: g["gate_order"])] if latest else []
     return dg.MaterializeResult(metadata={
         "recorded_now": len(recorded), "canaries_started": started,
-        "decisions": _md(decisions), "latest_gates": _md(gates),
-        "lifecycle": _md(lifecycle_table(engine))})
+        "decisions": md_table(decisions), "latest_gates": md_table(gates),
+        "lifecycle": md_table(lifecycle_table(engine))})
 
 
 @dg.asset(group_name=GROUP, deps=[promotion_lifecycle])
@@ -183,7 +180,7 @@ def paper_canary(ledger: LedgerResource, promotion_settings: PromotionSettings,
                      "state": r.state.value, "capital": r.capital_fraction,
                      "advice": _advice_label(engine, s.candidate_key),
                      "rollback_to": (r.rollback_to or "")[:16]})
-    return dg.MaterializeResult(metadata={"runs": _md(rows), "lifecycle": _md(lifecycle_table(engine))})
+    return dg.MaterializeResult(metadata={"runs": md_table(rows), "lifecycle": md_table(lifecycle_table(engine))})
 
 
 promotion_lifecycle_job = dg.define_asset_job(

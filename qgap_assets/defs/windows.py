@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from qgap_assets import cycle as core
+from qgap_assets.defs.metadata import md_table
 from qgap_assets.defs.resources import LedgerResource
 from qgap_assets.research.evaluation import Evaluation
 from qgap_assets.research.windows import WINDOWS
@@ -27,7 +28,7 @@ def replay_window_metrics(context: dg.AssetExecutionContext, ledger: LedgerResou
         "artifact": dg.MetadataValue.path(str(path)), "rule": report["rule"],
         "days": report["days"], "pnl_total": report["pnl_total"], "sharpe": report["sharpe"],
         "max_drawdown": report["max_drawdown"], "return_on_capital": report["return_on_capital"],
-        "funnel": dg.MetadataValue.md(funnel.to_markdown(index=False)), "dates": ", ".join(report["dates"])})
+        "funnel": md_table(funnel), "dates": ", ".join(report["dates"])})
 
 
 replay_windows_job = dg.define_asset_job(

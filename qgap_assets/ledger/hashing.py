@@ -65,7 +65,9 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _is_sorted(codes: np.ndarray, ts_ns: np.ndarray) -> bool:
+def is_symbol_time_ordered(codes: np.ndarray, ts_ns: np.ndarray) -> bool:
+    """True when rows are strictly ordered by (symbol code, timestamp): the order validated
+    bars are kept in, so hashing and the session layout can skip a sort."""
     if codes.shape[0] < 2:
         return True
     dc = np.diff(codes)
@@ -83,7 +85,7 @@ def dataset_hash(bars: pd.DataFrame) -> str:
         ts = pd.to_datetime(ts, utc=True).astype("datetime64[ns, UTC]")
     ts_ns = ts.astype("int64").to_numpy()
     codes, uniques = pd.factorize(bars["symbol"], sort=True)
-    order = None if _is_sorted(codes, ts_ns) else np.lexsort((ts_ns, codes))
+    order = None if is_symbol_time_ordered(codes, ts_ns) else np.lexsort((ts_ns, codes))
 
     def ordered(values: np.ndarray, dtype: str) -> np.ndarray:
         values = values if order is None else values[order]
