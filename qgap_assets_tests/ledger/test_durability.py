@@ -144,7 +144,8 @@ def test_eight_racing_cycles_grant_exactly_once(tmp_path: Path, pg_url: str, cfg
     assert len(manifests) == 1
 
 
-def test_concurrent_cycles_on_a_fresh_embedded_home(tmp_path: Path, cfg: Path) -> None:
+def test_concurrent_cycles_on_a_fresh_embedded_home(tmp_path: Path, cfg: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Three cycles started at once on a brand-new QGAP_HOME (embedded SQLite ledger, one local
     Dagster instance): the first-use initialisations (ledger self-upgrade, Dagster storage) are
     serialised, all three record a decision, exactly one is a grant."""
@@ -160,3 +161,16 @@ def test_concurrent_cycles_on_a_fresh_embedded_home(tmp_path: Path, cfg: Path) -
     assert decisions == ["deny", "deny", "promote"]
     ledger = Ledger(db.make_engine(f"sqlite:///{home / 'ledger.db'}"))
     assert ledger.verify().ok and ledger.verify().runs == 3
+    # The three processes shared one local Dagster event log (pooled SQLite engine per process):
+    # every run and its materializations are there for the UI.
+    import dagster as dg
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    instance = dg.DagsterInstance.get()
+    try:
+        runs = instance.get_runs()
+        assert len(runs) == 3 and all(r.is_success and r.job_name == "autonomy_cycle" for r in runs)
+        assert {json.loads(out)["dagster_run_id"] for out, _ in results} == {r.run_id for r in runs}
+        assert instance.get_latest_materialization_event(dg.AssetKey("promotion_decision"))
+    finally:
+        instance.dispose()
