@@ -14,7 +14,8 @@ import pandas as pd
 
 from qgap_assets.data.sessions import SessionLayout, build_layout
 from qgap_assets.research import kernels
-from qgap_assets.research.features import FeatureContract, FeatureSet, compute_features, momentum
+from qgap_assets.research.features import (FeatureContract, FeatureSet, compute_features, momentum,
+                                          session_position)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,7 @@ def frictionless_backtest(bars: pd.DataFrame, lookback: int, threshold: float,
     """
     t0 = time.perf_counter()
     layout = build_layout(bars)
-    start = np.repeat(layout.offsets[:-1], np.diff(layout.offsets))
-    feat = momentum(layout.close, start, lookback)
+    feat = momentum(layout.close, session_position(layout), lookback)
     idx, qty, px, stats = kernels.session_fills(layout.open, layout.close, feat, layout.offsets,
                                                 float(threshold), cost_bps / 1e4)
     per_symbol: dict[str, dict[str, object]] = {}

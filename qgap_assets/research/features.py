@@ -53,26 +53,33 @@ class FeatureSet:
         return self.values[self.lookbacks.index(lookback)]
 
 
-def _session_start_of_bar(layout: SessionLayout) -> np.ndarray:
+def session_position(layout: SessionLayout) -> np.ndarray:
+    """Each bar's index within its (symbol, session) slice: 0 at the session's first bar."""
     lengths = np.diff(layout.offsets)
-    return np.repeat(layout.offsets[:-1], lengths)
+    return np.arange(layout.n_bars, dtype=np.int64) - np.repeat(layout.offsets[:-1], lengths)
 
 
-def momentum(close: np.ndarray, session_start: np.ndarray, lookback: int, lag: int = 0) -> np.ndarray:
-    """``close[i-lag] / close[i-lag-lookback] - 1`` inside the session, NaN elsewhere."""
+def momentum(close: np.ndarray, position: np.ndarray, lookback: int, lag: int = 0,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """``close[i-lag] / close[i-lag-lookback] - 1`` inside the session, NaN elsewhere.
+
+    ``position`` is :func:`session_position`. One shifted-slice division written into ``out``
+    (no index arrays, no gathers): the feature is a memory-bound pass over the closes, and
+    temporaries the size of the market made it grow faster than the data."""
     n = close.shape[0]
-    idx = np.arange(n, dtype=np.int64)
-    cur = idx - lag
-    prev = cur - lookback
-    valid = prev >= session_start
-    out = np.full(n, np.nan)
-    out[valid] = close[cur[valid]] / close[prev[valid]] - 1.0
+    out = np.empty(n) if out is None else out
+    k = lag + lookback
+    if k < n:
+        np.divide(close[lookback:n - lag], close[:n - k], out=out[k:])
+        np.subtract(out[k:], 1.0, out=out[k:])
+    out[position < k] = np.nan  # the window starts before the session (or the data)
     return out
 
 
 def compute_features(layout: SessionLayout, contract: FeatureContract) -> FeatureSet:
-    start = _session_start_of_bar(layout)
+    position = session_position(layout)
     price = getattr(layout, contract.price_field)
-    values = np.vstack([momentum(price, start, lb, contract.feature_lag) for lb in contract.lookbacks]) \
-        if contract.lookbacks else np.zeros((0, layout.n_bars))
-    return FeatureSet(contract.hash(), tuple(contract.lookbacks), np.ascontiguousarray(values))
+    values = np.empty((len(contract.lookbacks), layout.n_bars))
+    for row, lb in zip(values, contract.lookbacks):
+        momentum(price, position, lb, contract.feature_lag, out=row)
+    return FeatureSet(contract.hash(), tuple(contract.lookbacks), values)

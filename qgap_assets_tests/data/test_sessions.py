@@ -55,3 +55,26 @@ def test_session_close_flatten_happens_at_the_real_last_bar_of_a_half_day() -> N
     assert len(flat) == 1
     assert pd.Timestamp(int(flat["timestamp"].iloc[0]), tz="UTC") == pd.Timestamp(
         "2024-11-29 17:59", tz="UTC")
+
+
+def test_local_dates_match_tz_convert_across_dst_and_midnight() -> None:
+    """The hour-table conversion gives the dates pandas' tz_convert gives: every minute around
+    both 2024 DST switches and New York midnight, and sparse timestamps over decades (the
+    direct-conversion fallback)."""
+    import numpy as np
+
+    from qgap_assets.data.sessions import local_dates
+
+    def reference(ts_ns: np.ndarray) -> np.ndarray:
+        idx = pd.DatetimeIndex(ts_ns.view("datetime64[ns]")).tz_localize("UTC")
+        return idx.tz_convert("America/New_York").tz_localize(None).to_numpy().astype("datetime64[D]")
+
+    dense = np.concatenate([pd.date_range(a, b, freq="1min", tz="UTC").as_unit("ns").asi8 for a, b in
+                            (("2024-03-09", "2024-03-12"), ("2024-11-02", "2024-11-05"))])
+    sparse = np.random.default_rng(3).integers(0, 2_000_000_000 * 10**9, 2_000)
+    for ts in (dense, dense[::-1], sparse):
+        assert np.array_equal(local_dates(ts), reference(ts))
+    # 04:00 UTC on 2024-03-10 is 23:00 EST the day before; on 2024-03-11 it is 00:00 EDT
+    pair = pd.DatetimeIndex(["2024-03-10 04:00", "2024-03-11 04:00"], tz="UTC").as_unit("ns").asi8
+    assert local_dates(pair).astype(str).tolist() == ["2024-03-09", "2024-03-11"]
+    assert local_dates(np.empty(0, dtype=np.int64)).shape == (0,)

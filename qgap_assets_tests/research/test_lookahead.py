@@ -80,9 +80,9 @@ def test_a_peeking_feature_is_caught() -> None:
 
     original = feats.momentum
 
-    def peeking(close, session_start, lookback, lag=0):  # type: ignore[no-untyped-def]
-        out = original(close, session_start, lookback, lag)
-        out[:-1] = out[1:]
+    def peeking(close, position, lookback, lag=0, out=None):  # type: ignore[no-untyped-def]
+        out = original(close, position, lookback, lag, out)
+        out[:-1] = out[1:].copy()
         return out
 
     end = pd.Timestamp(TS[200])
