@@ -6,4 +6,7 @@ Layering (imports only flow downward): data -> research -> promotion -> executio
 only package that imports Dagster.
 """
 
+from qgap_assets.memory import tune_allocator
+
 __version__ = "0.1.0"
+ALLOCATOR_TUNED = tune_allocator()  # see qgap_assets/memory.py

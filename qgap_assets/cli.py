@@ -106,7 +106,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
             instance=instance, raise_on_error=False,
             run_config={"resources": {"settings": {"config": settings}}})
     try:
-        outcome = result.output_for_node("promotion_decision")
+        outcome = result.asset_value("promotion_decision")
     except Exception:  # noqa: BLE001 - no decision recorded: find the step's error
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data is not None:
@@ -122,7 +122,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     manifest = None
     if outcome.decision == "promote":
         try:
-            manifest = result.output_for_node("paper_candidate_manifest")
+            manifest = result.asset_value("paper_candidate_manifest")
         except Exception:  # noqa: BLE001 - blocked by a check: no manifest
             manifest = None
     out = {**outcome.as_json(), "manifest": manifest, "dagster_run_id": result.run_id}

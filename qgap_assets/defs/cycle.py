@@ -25,19 +25,22 @@ CODE_VERSION = "cycle-v1"
 
 
 # -- IO: large values travel as small references ------------------------------------------------
+#
+# Every cycle asset goes through ``cycle_io``: no per-step log lines of the filesystem IO manager
+# (each one an event-log write), frames as references. Steps take the fewest inputs that carry
+# what they need (``features`` carries its market and contract): each input edge costs two
+# events per run, and lineage stays complete through the chain.
 
 
-# Values of the current run, by (run id, asset key): the manager object is rebuilt per step.
+# Values of the current run, by (run id, asset key); the manager object may be rebuilt per step.
 _IN_PROCESS: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 class CycleIOManager(dg.IOManager):
     """Stores market bars and features as small JSON references to the content-addressed dataset
     artifact (rebuilt, hash-checked, when another run or process loads them) and keeps the value
-    itself in memory for the steps of the same run in this process (only the latest run's:
-    a new run releases the previous run's frames when it first builds the manager); anything
-    else is pickled
-    like the default IO manager. Pickling multi-million-row frames between steps was most of
+    itself in memory for the steps of the same run in this process (released when the run's
+    resources are torn down); anything else is pickled like the default IO manager. Pickling multi-million-row frames between steps was most of
     Dagster's overhead over calling the core directly."""
 
     def __init__(self, base_dir: str | None) -> None:
@@ -73,31 +76,64 @@ class CycleIOManager(dg.IOManager):
 
 
 @dg.io_manager(config_schema={"base_dir": dg.Field(str, is_required=False)})
-def cycle_io_manager(init_context: dg.InitResourceContext) -> CycleIOManager:
-    # A new run releases the previous run's frames before its first step allocates new ones.
+def cycle_io_manager(init_context: dg.InitResourceContext):  # type: ignore[no-untyped-def]
+    # Leftovers of a run that did not tear down (killed) go before this run allocates anything.
     for stale in [k for k in _IN_PROCESS if k[0] != init_context.run_id]:
         del _IN_PROCESS[stale]
-    return CycleIOManager(init_context.resource_config.get("base_dir"))
+    try:
+        yield CycleIOManager(init_context.resource_config.get("base_dir"))
+    finally:
+        # The run (or, under a multiprocess executor, the step process) is over: release its
+        # frames now, not when the next run starts. Held across runs they kept ~1 GB alive
+        # while the next run allocated its own, which the next run paid for in page faults.
+        for done in [k for k in _IN_PROCESS if k[0] == init_context.run_id]:
+            del _IN_PROCESS[done]
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION, kinds={"pandas"}, io_manager_key="cycle_io")
-def market_bars(settings: CycleSettings, ledger: LedgerResource) -> dg.Output[core.MarketData]:
-    """Validated minute bars (file or seeded synthetic), kept in the artifact store under their
-    canonical dataset hash; bars outside regular exchange sessions are counted and dropped."""
-    market = core.load_market(settings.load(), settings.bars_file, ledger.store)
-    return dg.Output(market, data_version=dg.DataVersion(market.dataset_hash), metadata={
-        "dataset_hash": market.dataset_hash, "source": market.source,
-        "rows": len(market.bars), "symbols": int(market.bars["symbol"].nunique()),
-        "outside_session_dropped": market.outside_session, "dataset_ref": market.dataset_ref})
+def _market(prepared: core.Prepared) -> core.MarketData:
+    """The market data a ``features`` value was computed from (always set by the asset)."""
+    if prepared.market is None:
+        raise ValueError("features without their market data: materialize market_bars first")
+    return prepared.market
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION)
-def feature_contract(settings: CycleSettings) -> dg.Output[FeatureContract]:
-    """The versioned feature contract shared by evaluation and the autonomous lane."""
-    contract = core.feature_contract(settings.load())
-    return dg.Output(contract, data_version=dg.DataVersion(contract.hash()), metadata={
-        "name": contract.name, "version": contract.version, "hash": contract.hash(),
-        "features": ", ".join(contract.features), "feature_lag": contract.feature_lag})
+# Three steps materialize two assets each (multi-assets): the bars with the contract (both come
+# straight from the cycle's settings), the walk-forward with the stress scenarios it scores (one
+# computation), the gates with the decision taken on them (recorded together). Each asset keeps its own key, metadata, lineage and UI entry, and either can be
+# materialized alone (``can_subset``); a step is ~26 ms of Dagster bookkeeping per run
+# (bench/README.md).
+def _out(description: str, **kwargs: Any) -> dg.AssetOut:
+    return dg.AssetOut(group_name=GROUP, code_version=CODE_VERSION, io_manager_key="cycle_io",
+                       description=description, is_required=False, **kwargs)
+
+
+@dg.multi_asset(
+    outs={"market_bars": _out(
+              "Validated minute bars (file or seeded synthetic), kept in the artifact store under "
+              "their canonical dataset hash; bars outside regular exchange sessions are counted "
+              "and dropped.", kinds={"pandas"}),
+          "feature_contract": _out(
+              "The versioned feature contract shared by evaluation and the autonomous lane.")},
+    can_subset=True)
+def market_bars(context: AssetExecutionContext, settings: CycleSettings,
+                ledger: LedgerResource):  # type: ignore[no-untyped-def]
+    """The cycle's inputs: its market data and its feature contract."""
+    cfg = settings.load()
+    if "market_bars" in context.selected_output_names:
+        market = core.load_market(cfg, settings.bars_file, ledger.store)
+        yield dg.Output(market, output_name="market_bars",
+                        data_version=dg.DataVersion(market.dataset_hash), metadata={
+                            "dataset_hash": market.dataset_hash, "source": market.source,
+                            "rows": len(market.bars), "symbols": int(market.bars["symbol"].nunique()),
+                            "outside_session_dropped": market.outside_session,
+                            "dataset_ref": market.dataset_ref})
+    if "feature_contract" in context.selected_output_names:
+        contract = core.feature_contract(cfg)
+        yield dg.Output(contract, output_name="feature_contract",
+                        data_version=dg.DataVersion(contract.hash()), metadata={
+                            "name": contract.name, "version": contract.version,
+                            "hash": contract.hash(), "features": ", ".join(contract.features),
+                            "feature_lag": contract.feature_lag})
 
 
 @dg.asset(group_name=GROUP, code_version=CODE_VERSION, io_manager_key="cycle_io")
@@ -109,45 +145,52 @@ def features(market_bars: core.MarketData, feature_contract: FeatureContract) ->
                                          "contract_hash": prepared.features.contract_hash})
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION)
-def fold_metrics(settings: CycleSettings, ledger: LedgerResource, market_bars: core.MarketData,
-                 features: core.Prepared) -> dg.Output[Evaluation]:
-    """Walk-forward folds under the configured execution model: the grid chosen on each train
-    part, scored on its test part; the signal -> decision -> trade funnel per fold and overall.
-    The result is kept in the artifact store under its result hash."""
-    ev = core.run_evaluation(market_bars, features, settings.load())
-    result_ref = core.store_result(ledger.store, ev)
-    table = pd.DataFrame([{**{k: v for k, v in f.record().items() if k != "params"},
-                           **f.params.as_dict()} for f in ev.folds])
-    return dg.Output(ev, metadata={
-        "folds": md_table(table), "selected_params": str(ev.params.as_dict()),
-        "result_hash": ev.result_hash, "result_artifact": result_ref, "funnel": ev.funnel,
-        "funnel_table": md_table(core.funnel_table(ev)),
-        "funnel_note": ev.funnel_note or "-",
-        "execution_model": f"{ev.execution_model.get('version')} "
-                           f"{core.hash_obj(ev.execution_model)[:12]}"})
-
-
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION)
-def stress_metrics(fold_metrics: Evaluation) -> dg.Output[list[dict[str, object]]]:
-    """Out-of-sample PnL under stress: cost x2/x3, spread x2, latency +1/+2 bars, best 5 % of
-    days dropped, high- and low-volatility halves (one ledger row per scenario)."""
-    rows = [s.record() for s in fold_metrics.stress]
-    return dg.Output(rows, metadata={"scenarios": md_table(pd.DataFrame(rows).drop(columns="details"))})
+@dg.multi_asset(
+    outs={"fold_metrics": _out(
+              "Walk-forward folds under the configured execution model: the grid chosen on each "
+              "train part, scored on its test part; the signal -> decision -> trade funnel per "
+              "fold and overall. The result is kept in the artifact store under its result hash."),
+          "stress_metrics": _out(
+              "Out-of-sample PnL under stress: cost x2/x3, spread x2, latency +1/+2 bars, best "
+              "5 % of days dropped, high- and low-volatility halves (one ledger row per "
+              "scenario).")},
+    internal_asset_deps={"fold_metrics": {dg.AssetKey("features")},
+                         "stress_metrics": {dg.AssetKey("fold_metrics")}},
+    can_subset=True)
+def fold_metrics(context: AssetExecutionContext, settings: CycleSettings, ledger: LedgerResource,
+                 features: core.Prepared):  # type: ignore[no-untyped-def]
+    """Walk-forward evaluation and its stress scenarios (one computation)."""
+    ev = core.run_evaluation(_market(features), features, settings.load())
+    if "fold_metrics" in context.selected_output_names:
+        result_ref = core.store_result(ledger.store, ev)
+        table = pd.DataFrame([{**{k: v for k, v in f.record().items() if k != "params"},
+                               **f.params.as_dict()} for f in ev.folds])
+        yield dg.Output(ev, output_name="fold_metrics", metadata={
+            "folds": md_table(table), "selected_params": str(ev.params.as_dict()),
+            "result_hash": ev.result_hash, "result_artifact": result_ref, "funnel": ev.funnel,
+            "funnel_table": md_table(core.funnel_table(ev)),
+            "funnel_note": ev.funnel_note or "-",
+            "execution_model": f"{ev.execution_model.get('version')} "
+                               f"{core.hash_obj(ev.execution_model)[:12]}"})
+    if "stress_metrics" in context.selected_output_names:
+        rows = [sc.record() for sc in ev.stress]
+        yield dg.Output(rows, output_name="stress_metrics", metadata={
+            "scenarios": md_table(pd.DataFrame(rows).drop(columns="details"))})
 
 
 # Asset checks are declared on their assets (``check_specs``) and evaluated inside the asset's
 # own step: the same blocking semantics as separate check steps (a failed ERROR check stops
 # everything downstream), three step executions fewer per cycle.
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION, check_specs=[dg.AssetCheckSpec(
-    "feature_parity", asset="candidate_signals", blocking=True,
-    description="Lane and walk-forward features are bitwise equal on the overlap.")])
-def candidate_signals(settings: CycleSettings, market_bars: core.MarketData,
-                      feature_contract: FeatureContract, fold_metrics: Evaluation,
+@dg.asset(group_name=GROUP, code_version=CODE_VERSION, io_manager_key="cycle_io",
+          check_specs=[dg.AssetCheckSpec(
+              "feature_parity", asset="candidate_signals", blocking=True,
+              description="Lane and walk-forward features are bitwise equal on the overlap.")])
+def candidate_signals(settings: CycleSettings, fold_metrics: Evaluation,
                       features: core.Prepared):  # type: ignore[no-untyped-def]
     """The autonomous lane: the candidate's current signals and target positions on the latest
-    session, computed by the same feature function and engine as walk-forward."""
-    lane = core.run_lane(market_bars, feature_contract, fold_metrics, settings.load())
+    session, computed by the same feature function (``features``' contract) and engine as
+    walk-forward."""
+    lane = core.run_lane(_market(features), features.contract, fold_metrics, settings.load())
     yield dg.Output(lane, metadata={
         "contract_hash": lane.contract_hash, "sessions": ", ".join(lane.session_dates),
         "params": str(lane.params.as_dict()),
@@ -160,50 +203,62 @@ def candidate_signals(settings: CycleSettings, market_bars: core.MarketData,
                               | {"first_mismatches": json.dumps(res.first_mismatches)})
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION)
-def gate_results(settings: CycleSettings, ledger: LedgerResource, market_bars: core.MarketData,
-                 feature_contract: FeatureContract, fold_metrics: Evaluation,
-                 stress_metrics: list[dict[str, object]]) -> dg.Output[tuple]:  # tuple[GateResult, ...]
-    """Every gate, with the reproducibility replay from the artifact store and the ledger's
-    trial registry; value vs threshold and reason code for each."""
+@dg.multi_asset(
+    outs={"gate_results": _out(
+              "Every gate, with the reproducibility replay (of the features' dataset artifact and "
+              "contract) and the ledger's trial registry; value vs threshold and reason code for "
+              "each. The stress gates read the scenarios of fold_metrics (the stress_metrics "
+              "values)."),
+          "promotion_decision": _out(
+              "The decision, ledgered with the whole cycle in one transaction: granted or "
+              "denied. The integrity checks report the recorded gates; a failed one blocks the "
+              "manifest.")},
+    internal_asset_deps={
+        "gate_results": {dg.AssetKey("features"), dg.AssetKey("fold_metrics"),
+                         dg.AssetKey("stress_metrics")},
+        "promotion_decision": {dg.AssetKey("features"), dg.AssetKey("fold_metrics"),
+                               dg.AssetKey("gate_results")}},
+    deps=[dg.AssetKey("stress_metrics")],
+    check_specs=[dg.AssetCheckSpec(name, asset="promotion_decision", blocking=True,
+                                   description=f"Blocks the manifest unless the {name} gate passed.")
+                 for name in INTEGRITY_GATES],
+    can_subset=True)
+def promotion_decision(context: AssetExecutionContext, settings: CycleSettings,
+                       ledger: LedgerResource, features: core.Prepared,
+                       fold_metrics: Evaluation):  # type: ignore[no-untyped-def]
+    """The gates and the decision on them: the decision is a pure function of the gates and is
+    recorded with them, so both assets are one step (the third multi-asset pair)."""
     cfg = settings.load()
-    repro = core.reproduce(ledger.store, market_bars.dataset_ref, cfg, {
-        "dataset_hash": market_bars.dataset_hash, "feature_contract_hash": feature_contract.hash(),
+    market = _market(features)
+    repro = core.reproduce(ledger.store, market.dataset_ref, cfg, {
+        "dataset_hash": market.dataset_hash, "feature_contract_hash": features.contract.hash(),
         "result_hash": fold_metrics.result_hash, "code_hash": code_hash()})
     ctx = core.ledger_context(ledger.ledger(), cfg.grid.strategy, fold_metrics)
     gates = core.evaluate_gates(fold_metrics, cfg, repro, ctx)
-    table = pd.DataFrame([{k: v for k, v in g.as_dict().items() if k != "details"} for g in gates])
-    return dg.Output(gates, metadata={"gates": md_table(table),
-                                      "failed": [g.name for g in gates if not g.passed]})
-
-
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION, check_specs=[
-    dg.AssetCheckSpec(name, asset="promotion_decision", blocking=True,
-                      description=f"Blocks the manifest unless the {name} gate passed.")
-    for name in INTEGRITY_GATES])
-def promotion_decision(context: AssetExecutionContext, settings: CycleSettings,
-                       ledger: LedgerResource, market_bars: core.MarketData,
-                       feature_contract: FeatureContract, fold_metrics: Evaluation,
-                       gate_results: tuple):  # type: ignore[no-untyped-def]
-    """The decision, ledgered with the whole cycle in one transaction: granted or denied. The
-    integrity checks report the recorded gates; a failed one blocks the manifest."""
+    if "gate_results" in context.selected_output_names:
+        table = pd.DataFrame([{k: v for k, v in g.as_dict().items() if k != "details"}
+                              for g in gates])
+        yield dg.Output(gates, output_name="gate_results", metadata={
+            "gates": md_table(table), "failed": [g.name for g in gates if not g.passed]})
+    if "promotion_decision" not in context.selected_output_names:
+        return
     outcome = core.decide_and_record(
         ledger.ledger(), run_id=core.new_run_id(), dagster_run_id=context.run.run_id,
-        cfg=settings.load(), market=market_bars, contract=feature_contract, ev=fold_metrics,
-        gates=gate_results)
-    yield dg.Output(outcome, metadata={"decision": outcome.decision, "reasons": list(outcome.reasons),
-                                       "run_id": outcome.run_id, "record_hash": outcome.record_hash,
-                                       "candidate_key": outcome.candidate_key})
+        cfg=cfg, market=market, contract=features.contract, ev=fold_metrics, gates=gates)
+    yield dg.Output(outcome, output_name="promotion_decision", metadata={
+        "decision": outcome.decision, "reasons": list(outcome.reasons), "run_id": outcome.run_id,
+        "record_hash": outcome.record_hash, "candidate_key": outcome.candidate_key})
     for name in INTEGRITY_GATES:
         gate = next(g for g in outcome.gates if g.name == name)
-        yield dg.AssetCheckResult(check_name=name, passed=gate.passed,
-                                  severity=dg.AssetCheckSeverity.ERROR,
+        yield dg.AssetCheckResult(asset_key="promotion_decision", check_name=name,
+                                  passed=gate.passed, severity=dg.AssetCheckSeverity.ERROR,
                                   metadata={"value": gate.value, "threshold": gate.threshold,
                                             "reason_code": gate.reason_code or "",
                                             "details": gate.details})
 
 
-@dg.asset(group_name=GROUP, code_version=CODE_VERSION, output_required=False)
+@dg.asset(group_name=GROUP, code_version=CODE_VERSION, output_required=False,
+          io_manager_key="cycle_io")
 def paper_candidate_manifest(settings: CycleSettings, ledger: LedgerResource,
                              market_bars: core.MarketData, promotion_decision: core.CycleOutcome):  # type: ignore[no-untyped-def]
     """The content-addressed paper-candidate manifest; materializes only on promote."""
@@ -215,8 +270,8 @@ def paper_candidate_manifest(settings: CycleSettings, ledger: LedgerResource,
                                     "candidate_key": promotion_decision.candidate_key})
 
 
-cycle_assets = [market_bars, feature_contract, features, fold_metrics, stress_metrics,
-                gate_results, promotion_decision, paper_candidate_manifest, candidate_signals]
+cycle_assets = [market_bars, features, fold_metrics, promotion_decision,
+                paper_candidate_manifest, candidate_signals]
 cycle_checks: list[dg.AssetChecksDefinition] = []  # declared on the assets (check_specs)
 
 autonomy_cycle_job = dg.define_asset_job(

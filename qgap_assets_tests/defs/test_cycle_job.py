@@ -39,11 +39,14 @@ def _cycle_assets() -> list:
 
 
 def test_promote_path_writes_ledger_and_manifest(tmp_path: Path, db_url: str) -> None:
+    from qgap_assets.defs import cycle as cycle_defs
+
     result, ledger = _run(tmp_path, db_url)
     assert result.success
-    outcome = result.output_for_node("promotion_decision")
+    assert cycle_defs._IN_PROCESS == {}  # the run's frames are released when it ends
+    outcome = result.asset_value("promotion_decision")
     assert outcome.decision == "promote" and outcome.reasons == ()
-    manifest = Path(result.output_for_node("paper_candidate_manifest"))
+    manifest = Path(result.asset_value("paper_candidate_manifest"))
     assert manifest.is_file()
     assert json.loads(manifest.read_text())["ledger"]["run_id"] == outcome.run_id
     assert ledger.verify().ok
@@ -65,7 +68,7 @@ def test_promote_path_writes_ledger_and_manifest(tmp_path: Path, db_url: str) ->
 
 def test_blocking_check_denies_records_attempt_and_blocks_manifest(tmp_path: Path, db_url: str) -> None:
     result, ledger = _run(tmp_path, db_url, {"sufficiency": {"min_trades": 10_000_000}})
-    outcome = result.output_for_node("promotion_decision")
+    outcome = result.asset_value("promotion_decision")
     assert outcome.decision == "deny"
     assert outcome.reasons[0] == "insufficient_trades"
     mats = {e.asset_key.path[-1] for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
@@ -79,7 +82,7 @@ def test_blocking_check_denies_records_attempt_and_blocks_manifest(tmp_path: Pat
 
 def test_no_edge_market_is_denied_with_reasons(tmp_path: Path, db_url: str) -> None:
     result, ledger = _run(tmp_path, db_url, edge=0.0)
-    outcome = result.output_for_node("promotion_decision")
+    outcome = result.asset_value("promotion_decision")
     assert outcome.decision == "deny" and "oos_sharpe_below_minimum" in outcome.reasons
     assert ledger.manifests() == []
 
@@ -89,7 +92,7 @@ def test_rematerializing_same_inputs_gives_same_hashes(tmp_path: Path) -> None:
     db.upgrade(url)
     a, _ = _run(tmp_path, url)
     b, ledger = _run(tmp_path, url)
-    oa, ob = a.output_for_node("promotion_decision"), b.output_for_node("promotion_decision")
+    oa, ob = a.asset_value("promotion_decision"), b.asset_value("promotion_decision")
     assert oa.run_id != ob.run_id
     assert oa.dataset_hash == ob.dataset_hash
     runs = ledger.runs()
@@ -166,3 +169,45 @@ def test_single_asset_and_replay_window_rematerialize_from_references(tmp_path: 
         assert again.success
         assert again.output_for_node("candidate_signals").contract_hash == \
             first.output_for_node("candidate_signals").contract_hash
+
+
+def test_asset_graph_lineage_and_subsets_of_the_two_step_pairs(tmp_path: Path) -> None:
+    """Every cycle asset keeps its key and upstream edges (what the UI's lineage shows) although
+    two pairs share a step, and each member of a pair can be materialized alone."""
+    from qgap_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+               for key in graph.get_all_asset_keys() if graph.get(key).group_name == "autonomy_cycle"}
+    assert parents["feature_contract"] == set()
+    assert parents["features"] == {"market_bars", "feature_contract"}
+    assert parents["fold_metrics"] == {"features"}
+    assert parents["stress_metrics"] == {"fold_metrics"}
+    assert parents["gate_results"] == {"features", "fold_metrics", "stress_metrics"}
+    assert parents["promotion_decision"] == {"features", "fold_metrics", "gate_results"}
+    assert parents["paper_candidate_manifest"] == {"market_bars", "promotion_decision"}
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    db.upgrade(url)
+    cfg_path = tmp_path / "cycle.json"
+    cfg_path.write_text(json.dumps(small_config().canonical()))
+    resources = {"settings": CycleSettings(config_file=str(cfg_path)),
+                 "ledger": LedgerResource(database_url=url, home=str(tmp_path / "home")),
+                 "cycle_io": cycle_io_manager}
+    (tmp_path / "dg").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
+        first = dg.materialize(_cycle_assets(), resources=resources, instance=instance,
+                               selection=["market_bars", "feature_contract"])
+        assert first.success
+        assert [m.asset_key.to_user_string() for m in first.get_asset_materialization_events()
+                ] == ["market_bars", "feature_contract"]
+        stress = dg.materialize(_cycle_assets(), resources=resources, instance=instance,
+                                selection=["features", "stress_metrics"])
+        assert stress.success
+        assert {m.asset_key.to_user_string() for m in stress.get_asset_materialization_events()
+                } == {"features", "stress_metrics"}
+        rows = stress.asset_value("stress_metrics")
+        assert {"cost_x2", "cost_x3"} <= {r["scenario"] for r in rows}
+        alone = dg.materialize(_cycle_assets(), resources=resources, instance=instance,
+                               selection=["feature_contract"])
+        assert [m.asset_key.to_user_string() for m in alone.get_asset_materialization_events()
+                ] == ["feature_contract"]

@@ -25,7 +25,7 @@ def test_cycle_then_lifecycle_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             instance=instance, run_config={"resources": {"settings": {"config": {
                 "config_file": str(cfg)}}}})
         assert cycle.success
-        outcome = cycle.output_for_node("promotion_decision")
+        outcome = cycle.asset_value("promotion_decision")
         life = defs.resolve_job_def("promotion_lifecycle_job").execute_in_process(instance=instance)
         assert life.success
     [advice] = life.asset_materializations_for_node("advisory_review")

@@ -1,4 +1,4 @@
-"""The local instance's event log (qgap_assets/dagster_storage.py): Dagster's consolidated SQLite
+"""The local instance's event log (qgap_assets/defs/storage.py): Dagster's consolidated SQLite
 schema and file, one pooled engine per process, synchronous=NORMAL."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from qgap_assets.cli import prepare_dagster_home
-from qgap_assets.dagster_storage import PooledSqliteEventLogStorage
+from qgap_assets.defs.storage import PooledSqliteEventLogStorage
 
 
 @dg.asset
