@@ -32,6 +32,17 @@ def _run(tmp_path: Path, db_url: str, cfg_overrides: dict | None = None, edge: f
     return result, Ledger(db.make_engine(db_url))
 
 
+def _sqlite_resources(tmp_path: Path) -> tuple[str, dict]:
+    """A migrated SQLite ledger and the small config, as the cycle's resources."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    db.upgrade(url)
+    cfg_path = tmp_path / "cycle.json"
+    cfg_path.write_text(json.dumps(small_config().canonical()))
+    return url, {"settings": CycleSettings(config_file=str(cfg_path)),
+                 "ledger": LedgerResource(database_url=url, home=str(tmp_path / "home")),
+                 "cycle_io": cycle_io_manager}
+
+
 def _cycle_assets() -> list:
     from qgap_assets.defs.cycle import cycle_assets, cycle_checks
 
@@ -136,13 +147,7 @@ def test_single_asset_and_replay_window_rematerialize_from_references(tmp_path: 
 
     from qgap_assets.defs.windows import replay_window_metrics
 
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    db.upgrade(url)
-    cfg_path = tmp_path / "cycle.json"
-    cfg_path.write_text(_json.dumps(small_config().canonical()))
-    resources = {"settings": CycleSettings(config_file=str(cfg_path)),
-                 "ledger": LedgerResource(database_url=url, home=str(tmp_path / "home")),
-                 "cycle_io": cycle_io_manager}
+    url, resources = _sqlite_resources(tmp_path)
     assets = [*_cycle_assets(), replay_window_metrics]
     (tmp_path / "dg").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
@@ -186,13 +191,7 @@ def test_asset_graph_lineage_and_subsets_of_the_two_step_pairs(tmp_path: Path) -
     assert parents["gate_results"] == {"features", "fold_metrics", "stress_metrics"}
     assert parents["promotion_decision"] == {"features", "fold_metrics", "gate_results"}
     assert parents["paper_candidate_manifest"] == {"market_bars", "promotion_decision"}
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    db.upgrade(url)
-    cfg_path = tmp_path / "cycle.json"
-    cfg_path.write_text(json.dumps(small_config().canonical()))
-    resources = {"settings": CycleSettings(config_file=str(cfg_path)),
-                 "ledger": LedgerResource(database_url=url, home=str(tmp_path / "home")),
-                 "cycle_io": cycle_io_manager}
+    _, resources = _sqlite_resources(tmp_path)
     (tmp_path / "dg").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
         first = dg.materialize(_cycle_assets(), resources=resources, instance=instance,
