@@ -99,9 +99,9 @@ def _market(prepared: core.Prepared) -> core.MarketData:
 
 # Three steps materialize two assets each (multi-assets): the bars with the contract (both come
 # straight from the cycle's settings), the walk-forward with the stress scenarios it scores (one
-# computation), the gates with the decision taken on them (recorded together). Each asset keeps its own key, metadata, lineage and UI entry, and either can be
-# materialized alone (``can_subset``); a step is ~26 ms of Dagster bookkeeping per run
-# (bench/README.md).
+# computation), the gates with the decision taken on them (recorded together). Each asset keeps
+# its own key, metadata, lineage and UI entry, and either can be materialized alone
+# (``can_subset``); a step is ~26 ms of Dagster bookkeeping per run (bench/README.md).
 def _out(description: str, **kwargs: Any) -> dg.AssetOut:
     return dg.AssetOut(group_name=GROUP, code_version=CODE_VERSION, io_manager_key="cycle_io",
                        description=description, is_required=False, **kwargs)
