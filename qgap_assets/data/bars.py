@@ -172,8 +172,6 @@ def _sorted_unique(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         raise InputValidationError(
             f"bars from {source} failed validation:\n  column 'symbol, timestamp', rule 'unique "
             f"(symbol, timestamp)': {len(rows)} offending row(s), first:\n" + _rows_text(frame, rows))
-    if np.all(order[1:] > order[:-1]):
-        return frame.reset_index(drop=True)
     return frame.take(order).reset_index(drop=True)
 
 

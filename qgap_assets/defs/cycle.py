@@ -40,8 +40,9 @@ class CycleIOManager(dg.IOManager):
     """Stores market bars and features as small JSON references to the content-addressed dataset
     artifact (rebuilt, hash-checked, when another run or process loads them) and keeps the value
     itself in memory for the steps of the same run in this process (released when the run's
-    resources are torn down); anything else is pickled like the default IO manager. Pickling multi-million-row frames between steps was most of
-    Dagster's overhead over calling the core directly."""
+    resources are torn down); anything else is pickled like the default IO manager. Pickling
+    multi-million-row frames between steps was most of Dagster's overhead over calling the core
+    directly."""
 
     def __init__(self, base_dir: str | None) -> None:
         self.base_dir = base_dir
